@@ -1,0 +1,24 @@
+"""circus_nb: curate medical-imaging cases from a notebook.
+
+>>> import circus_nb as cnb
+>>> cnb.PartialVolume(1, 9, 2).describe()
+'1, 3, 5, ..., 9'
+"""
+
+from ._version import __version__
+from .domain import ImageRange, PartialVolume, Project
+from .errors import CircusError, NotFoundError, PermissionDenied, RevisionConflict, ValidationError
+from .store import Store
+
+__all__ = [
+    "CircusError",
+    "ImageRange",
+    "NotFoundError",
+    "PartialVolume",
+    "PermissionDenied",
+    "Project",
+    "RevisionConflict",
+    "Store",
+    "ValidationError",
+    "__version__",
+]

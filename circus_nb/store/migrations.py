@@ -1,0 +1,120 @@
+"""The catalog schema, as numbered migrations recorded in the database.
+
+Opening a store applies the migrations it lacks, in one transaction; a store
+whose schema is newer than this package is refused rather than misread.
+Migrations are only ever appended to :data:`MIGRATIONS`, never edited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+
+from .._version import __version__
+from ..errors import CircusError
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(
+        1,
+        "users, groups, preferences, projects and project roles",
+        (
+            """CREATE TABLE users (
+                email VARCHAR PRIMARY KEY,
+                display_name VARCHAR,
+                created_at TIMESTAMPTZ NOT NULL)""",
+            """CREATE TABLE groups (
+                name VARCHAR PRIMARY KEY,
+                privileges VARCHAR[] NOT NULL,
+                domains VARCHAR[] NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL)""",
+            """CREATE TABLE group_members (
+                group_name VARCHAR NOT NULL,
+                email VARCHAR NOT NULL,
+                PRIMARY KEY (group_name, email))""",
+            """CREATE TABLE preferences (
+                email VARCHAR NOT NULL,
+                key VARCHAR NOT NULL,
+                value VARCHAR NOT NULL,  -- JSON
+                PRIMARY KEY (email, key))""",
+            """CREATE TABLE projects (
+                project_id VARCHAR PRIMARY KEY,
+                name VARCHAR NOT NULL,
+                name_key VARCHAR NOT NULL UNIQUE,  -- casefolded name: names are unique
+                description VARCHAR NOT NULL,
+                tags VARCHAR NOT NULL,  -- JSON list of {name, color}
+                case_attributes_schema VARCHAR,  -- JSON
+                label_attributes_schema VARCHAR,  -- JSON
+                window_presets VARCHAR NOT NULL,  -- JSON list of {label, level, width}
+                created_at TIMESTAMPTZ NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL)""",
+            """CREATE TABLE project_roles (
+                group_name VARCHAR NOT NULL,
+                project_id VARCHAR NOT NULL,
+                roles VARCHAR[] NOT NULL,
+                PRIMARY KEY (group_name, project_id))""",
+        ),
+    ),
+]
+
+_LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    description VARCHAR NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL,
+    package_version VARCHAR NOT NULL)"""
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The highest migration recorded in the catalog (0 for an empty one)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def migrate(con: duckdb.DuckDBPyConnection, read_only: bool, where: str) -> int:
+    """Bring the catalog up to the newest schema; return the version it is at."""
+    newest = MIGRATIONS[-1].version
+    version = current_version(con)
+    if version > newest:
+        raise CircusError(
+            f"The store at '{where}' has schema version {version}, newer than this circus_nb"
+            f" {__version__} understands (up to {newest}). Upgrade circus_nb to open it"
+            " (pip install -U circus-nb).",
+            value=version,
+        )
+    pending = [m for m in MIGRATIONS if m.version > version]
+    if not pending:
+        return version
+    if read_only:
+        raise CircusError(
+            f"The store at '{where}' has schema version {version} and needs migrating to"
+            f" {newest}, which a read-only open cannot do. Open it once with read_only=False.",
+            value=version,
+        )
+    con.execute("BEGIN")
+    try:
+        con.execute(_LEDGER)
+        for m in pending:
+            for statement in m.statements:
+                con.execute(statement)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
+                [m.version, m.description, datetime.now(UTC), __version__],
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return newest

@@ -1,0 +1,107 @@
+"""Projects: the SQL side (rows <-> :class:`~circus_nb.domain.project.Project`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict
+
+import duckdb
+import pandas as pd
+
+from ..domain.project import Project, Tag, WindowPreset
+from ..errors import ValidationError
+from .accounts import not_found, now
+
+Con = duckdb.DuckDBPyConnection
+
+_COLUMNS = (
+    "project_id, name, description, tags, case_attributes_schema, label_attributes_schema,"
+    " window_presets, created_at"
+)
+
+
+def _dump(value: object) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _from_row(row: tuple) -> Project:
+    pid, name, description, tags, case_schema, label_schema, presets, created = row
+    return Project(
+        pid, name, description,
+        tags=tuple(Tag(**t) for t in json.loads(tags)),
+        case_attributes_schema=json.loads(case_schema) if case_schema else None,
+        label_attributes_schema=json.loads(label_schema) if label_schema else None,
+        window_presets=tuple(WindowPreset(**w) for w in json.loads(presets)),
+        created_at=created,
+    )
+
+
+def _require_unique_name(con: Con, project: Project) -> None:
+    clash = con.execute(
+        "SELECT project_id, name FROM projects WHERE name_key = ? AND project_id <> ?",
+        [project.name.casefold(), project.project_id],
+    ).fetchone()
+    if clash:
+        raise ValidationError(
+            f"A project named {clash[1]!r} already exists ({clash[0]}); project names are"
+            " unique regardless of case. Choose another name.",
+            field="name", value=project.name,
+        )
+
+
+def _values(project: Project) -> list:
+    return [
+        project.name,
+        project.name.casefold(),
+        project.description,
+        json.dumps([asdict(t) for t in project.tags]),
+        _dump(project.case_attributes_schema),
+        _dump(project.label_attributes_schema),
+        json.dumps([asdict(w) for w in project.window_presets]),
+    ]
+
+
+def insert_project(con: Con, project: Project) -> None:
+    _require_unique_name(con, project)
+    stamp = now()
+    con.execute("INSERT INTO projects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [project.project_id, *_values(project), stamp, stamp])
+
+
+def update_project(con: Con, project: Project) -> None:
+    _require_unique_name(con, project)
+    con.execute(
+        """UPDATE projects SET name = ?, name_key = ?, description = ?, tags = ?,
+               case_attributes_schema = ?, label_attributes_schema = ?, window_presets = ?,
+               updated_at = ?
+           WHERE project_id = ?""",
+        [*_values(project), now(), project.project_id],
+    )
+
+
+def load_project(con: Con, project_id: str) -> Project:
+    row = con.execute(f"SELECT {_COLUMNS} FROM projects WHERE project_id = ?",
+                      [project_id]).fetchone()
+    if row is None:
+        known = [r[0] for r in con.execute("SELECT project_id FROM projects").fetchall()]
+        raise not_found("project", project_id, known,
+                        "List the projects you can use with store.projects().")
+    return _from_row(row)
+
+
+def all_project_ids(con: Con) -> list[str]:
+    return [r[0] for r in con.execute("SELECT project_id FROM projects").fetchall()]
+
+
+def projects_frame(con: Con, project_ids: Iterable[str] | None) -> pd.DataFrame:
+    """Projects as a DataFrame: all of them, or those in ``project_ids``."""
+    ids = None if project_ids is None else sorted(project_ids)
+    where = "" if ids is None else "WHERE list_contains(?, project_id)"
+    frame = con.execute(
+        f"""SELECT project_id, name, description, tags, created_at, updated_at
+            FROM projects {where} ORDER BY name_key""",
+        [] if ids is None else [ids],
+    ).df()
+    frame["tags"] = [[t["name"] for t in json.loads(tags)] for tags in frame["tags"]]
+    return frame

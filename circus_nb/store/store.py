@@ -1,0 +1,439 @@
+"""``Store``: one folder holding the DuckDB catalog and the managed DICOM files.
+
+>>> store = Store.create(None)            # a throw-away store, opened as the admin
+>>> store.add_group("readers", domains=["default"])
+'readers'
+>>> store.add_user("bob@example.org", groups=["readers"])
+'bob@example.org'
+>>> project = store.create_project("Lung nodules", tags=["nodule"])
+>>> store.grant("readers", project.project_id, ["read"])
+>>> with store.as_user("bob@example.org"):
+...     list(store.projects()["name"])
+['Lung nodules']
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from .._repr import card_html, card_text
+from ..domain.privileges import (
+    GLOBAL_PRIVILEGES,
+    PROJECT_ROLES,
+    Rights,
+    check_domains,
+    check_global_privileges,
+    check_project_roles,
+)
+from ..domain.project import Project
+from ..domain.values import check_email, check_text, new_id
+from ..errors import CircusError, ValidationError
+from . import accounts, projects
+from ._connection import connect, release
+from .migrations import migrate
+
+__all__ = ["Store"]
+
+CATALOG = "catalog.duckdb"
+DATA_DIR = "data"
+ADMIN_GROUP = "admins"
+PREFERENCES = {"personal_info_view": bool}  # known keys and their types
+
+
+def _empty(folder: Path, remove: bool) -> None:
+    if remove:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for child in folder.iterdir():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+
+def _close_connection(con: duckdb.DuckDBPyConnection, catalog: Path, read_only: bool,
+                      temporary: bool) -> None:
+    # Runs from close() or, if the user forgot, when the Store is collected.
+    con.close()
+    release(catalog, read_only)
+    if temporary:
+        shutil.rmtree(catalog.parent, ignore_errors=True)
+
+
+class Store:
+    """A circus_nb store, opened as one user. Use :meth:`create` or :meth:`open`."""
+
+    def __init__(self, root: Path, con: duckdb.DuckDBPyConnection, user: str, *,
+                 read_only: bool, temporary: bool = False):
+        self._root = root
+        self._con = con
+        self._login = user
+        self._user = user
+        self._read_only = read_only
+        self._temporary = temporary
+        self._closer = weakref.finalize(self, _close_connection, con, root / CATALOG,
+                                        read_only, temporary)
+
+    # -- opening and closing -------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | Path | None = None, admin: str = "admin@example.org") -> Store:
+        """Make a new store and return it opened as ``admin``.
+
+        ``path`` must not exist or be an empty folder. ``path=None`` makes a
+        throw-away store in a temporary folder, deleted when it is closed. The
+        admin is put in group ``admins``, which holds every global privilege and
+        the domain ``default``.
+
+        Raises
+        ------
+        ValidationError
+            If the folder holds anything, or ``admin`` is not an e-mail address.
+        """
+        check_email(admin)
+        temporary = path is None
+        root = Path(tempfile.mkdtemp(prefix="circus-nb-") if temporary else path).absolute()
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            hint = (" It holds a store already: open it with Store.open(path, user=...)."
+                    if (root / CATALOG).exists() else " Choose a new or empty folder.")
+            raise ValidationError(f"Cannot create a store at '{root}': it exists and is not an"
+                                  f" empty folder.{hint}", field="path", value=str(root))
+        created_root = not root.exists()
+        root.mkdir(parents=True, exist_ok=True)
+        store = None
+        try:
+            (root / DATA_DIR).mkdir()
+            con = connect(root / CATALOG, read_only=False)
+            store = cls(root, con, admin, read_only=False, temporary=temporary)
+            migrate(con, read_only=False, where=str(root))
+            with store._write():
+                accounts.insert_group(con, ADMIN_GROUP, GLOBAL_PRIVILEGES, ["default"])
+                accounts.insert_user(con, admin, None)
+                accounts.set_memberships(con, admin, [ADMIN_GROUP])
+        except BaseException:
+            if store is not None:
+                store.close()
+            _empty(root, remove=created_root)  # the folder was empty: leave it so
+            raise
+        return store
+
+    @classmethod
+    def open(cls, path: str | Path, user: str, read_only: bool = False) -> Store:
+        """Open an existing store as ``user``; migrate an older catalog.
+
+        Raises
+        ------
+        NotFoundError
+            If there is no store at ``path``, or no such user in it.
+        CircusError
+            If the store is open read-write elsewhere (this process or another), or
+            was written by a newer circus_nb.
+        """
+        root = Path(path).absolute()
+        catalog = root / CATALOG
+        if not catalog.is_file():
+            raise accounts.not_found(
+                "store", str(root), [],
+                f"There is no {CATALOG} there. Make one with cnb.Store.create(path).")
+        con = connect(catalog.resolve(), read_only=read_only)
+        store = cls(root, con, user, read_only=read_only)
+        try:
+            migrate(con, read_only=read_only, where=str(root))
+            accounts.require_user(con, user)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        """Close the catalog; a closed store refuses further use. Safe to repeat."""
+        self._closer()
+
+    @property
+    def closed(self) -> bool:
+        return not self._closer.alive
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- who and where -------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        """The store folder."""
+        return self._root
+
+    @property
+    def data_dir(self) -> Path:
+        """Where copied DICOM files live."""
+        return self._root / DATA_DIR
+
+    @property
+    def user(self) -> str:
+        """The e-mail of the user the store currently acts as."""
+        return self._user
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @property
+    def rights(self) -> Rights:
+        """The current user's effective privileges, domains and project roles."""
+        return accounts.load_rights(self._db(), self._user)
+
+    @contextlib.contextmanager
+    def as_user(self, email: str) -> Iterator[Store]:
+        """Act as another user inside a ``with`` block (needs ``manageServer``).
+
+        Raises
+        ------
+        PermissionDenied
+            If the user who opened the store lacks ``manageServer``.
+        NotFoundError
+            If there is no such user.
+        """
+        accounts.load_rights(self._db(), self._login).require_global(
+            "manageServer", "Acting as another user (store.as_user)")
+        accounts.require_user(self._con, email)
+        previous, self._user = self._user, email
+        try:
+            yield self
+        finally:
+            self._user = previous
+
+    # -- plumbing ------------------------------------------------------------
+
+    def _db(self) -> duckdb.DuckDBPyConnection:
+        if self.closed:
+            raise CircusError(f"The store at '{self._root}' is closed. Open it again with"
+                              " cnb.Store.open(path, user=...).")
+        return self._con
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction: everything inside is written, or nothing is."""
+        con = self._db()
+        if self._read_only:
+            raise CircusError(f"The store at '{self._root}' is open read-only; open it with"
+                              " read_only=False to change it.")
+        con.execute("BEGIN")
+        try:
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def _require_admin(self, action: str) -> None:
+        self.rights.require_global("manageServer", action)
+
+    # -- users and groups ----------------------------------------------------
+
+    def add_group(self, name: str, privileges: Iterable[str] = (),
+                  domains: Iterable[str] = ("default",)) -> str:
+        """Add a group granting global ``privileges`` and ``domains`` (``manageServer``).
+
+        Project roles are given per project with :meth:`grant`.
+        """
+        self._require_admin("Adding a group")
+        check_text(name, "group name", 64)
+        privileges = check_global_privileges(privileges)
+        domains = check_domains(domains)
+        with self._write() as con:
+            if name in accounts.group_names(con):
+                raise ValidationError(f"A group named {name!r} already exists. Choose another"
+                                      " name.", field="name", value=name)
+            accounts.insert_group(con, name, privileges, domains)
+        return name
+
+    def add_user(self, email: str, groups: Iterable[str] = (),
+                 display_name: str | None = None) -> str:
+        """Add a user, keyed by e-mail, as a member of ``groups`` (``manageServer``)."""
+        self._require_admin("Adding a user")
+        check_email(email)
+        groups = _as_list(groups)
+        if display_name is not None:
+            check_text(display_name, "display_name", 128)
+        with self._write() as con:
+            if email in accounts.user_emails(con):
+                raise ValidationError(f"A user {email!r} already exists.", field="email",
+                                      value=email)
+            accounts.require_groups(con, groups)
+            accounts.insert_user(con, email, display_name)
+            accounts.set_memberships(con, email, groups)
+        return email
+
+    def set_user_groups(self, email: str, groups: Iterable[str]) -> None:
+        """Make ``groups`` exactly the groups of ``email`` (``manageServer``).
+
+        A change that would leave no user holding ``manageServer`` is refused.
+        """
+        self._require_admin("Changing a user's groups")
+        groups = _as_list(groups)
+        with self._write() as con:
+            accounts.require_user(con, email)
+            accounts.require_groups(con, groups)
+            accounts.set_memberships(con, email, groups)
+            if accounts.admin_count(con) == 0:
+                raise ValidationError(
+                    f"Taking {email} out of those groups would leave no user with"
+                    " 'manageServer', and nobody could administer the store. Make another"
+                    " user an administrator first.", field="groups", value=groups)
+
+    def users(self) -> pd.DataFrame:
+        """All users with their groups (``manageServer``)."""
+        self._require_admin("Listing users")
+        return accounts.users_frame(self._db())
+
+    def groups(self) -> pd.DataFrame:
+        """All groups with their privileges, domains and member counts (``manageServer``)."""
+        self._require_admin("Listing groups")
+        return accounts.groups_frame(self._db())
+
+    def set_preference(self, key: str, value: Any) -> None:
+        """Set one of the current user's preferences, such as ``personal_info_view``."""
+        kind = PREFERENCES.get(key)
+        if kind is None:
+            raise accounts.not_found("preference", key, list(PREFERENCES),
+                                     f"Known preferences: {', '.join(PREFERENCES)}.")
+        if not isinstance(value, kind):
+            raise ValidationError(f"Preference {key!r} must be a {kind.__name__}, got"
+                                  f" {value!r}.", field=key, value=value)
+        with self._write() as con:
+            accounts.set_preference(con, self._user, key, value)
+
+    def preferences(self) -> dict[str, Any]:
+        """The current user's preferences, defaults filled in."""
+        stored = accounts.preferences(self._db(), self._user)
+        return {key: stored.get(key, kind()) for key, kind in PREFERENCES.items()}
+
+    # -- projects ------------------------------------------------------------
+
+    def create_project(self, name: str, description: str = "", tags: Iterable[Any] = (),
+                       case_attributes_schema: dict | None = None,
+                       label_attributes_schema: dict | None = None,
+                       window_presets: Iterable[Any] = ()) -> Project:
+        """Create a project (``manageServer``).
+
+        ``tags`` are names, ``(name, color)`` pairs or ``{"name", "color"}`` dicts;
+        the schemas use the JSON-Schema subset of :mod:`circus_nb.domain.schema`.
+
+        Raises
+        ------
+        ValidationError
+            For a duplicate name, a bad color, a schema outside the subset...
+        """
+        self._require_admin("Creating a project")
+        project = Project(new_id(), name, description, tuple(_as_list(tags, Any)),
+                          case_attributes_schema, label_attributes_schema,
+                          tuple(_as_list(window_presets, Any)))
+        with self._write() as con:
+            projects.insert_project(con, project)
+        return self.project(project.project_id)
+
+    def update_project(self, project_id: str, **changes: Any) -> Project:
+        """Change fields of a project (``manageServer``), e.g. ``tags=[...]``."""
+        self._require_admin("Editing a project")
+        fields = {f.name for f in dataclasses.fields(Project)} - {"project_id", "created_at"}
+        unknown = set(changes) - fields
+        if unknown:
+            raise ValidationError(f"Projects have no field {sorted(unknown)[0]!r}; editable:"
+                                  f" {', '.join(sorted(fields))}.", value=sorted(unknown))
+        for key in ("tags", "window_presets"):
+            if key in changes:
+                changes[key] = tuple(_as_list(changes[key], Any))
+        with self._write() as con:
+            project = dataclasses.replace(projects.load_project(con, project_id), **changes)
+            projects.update_project(con, project)
+        return self.project(project_id)
+
+    def project(self, project_id: str) -> Project:
+        """One project (``read`` on it)."""
+        project = projects.load_project(self._db(), project_id)
+        self.rights.require_role(project_id, "read", project.name)
+        return project
+
+    def projects(self, role: str = "read") -> pd.DataFrame:
+        """The projects where the current user holds ``role``, by name.
+
+        >>> Store.create(None).projects().columns.tolist()
+        ['project_id', 'name', 'description', 'tags', 'roles', 'created_at', 'updated_at']
+        """
+        if role not in PROJECT_ROLES:
+            raise ValidationError(f"Unknown project role {role!r}; roles are"
+                                  f" {', '.join(PROJECT_ROLES)}.", field="role", value=role)
+        rights = self.rights
+        con = self._db()
+        ids = None if rights.is_admin else [
+            pid for pid, roles in rights.project_roles.items() if role in roles]
+        frame = projects.projects_frame(con, ids)
+        frame.insert(4, "roles", [sorted(rights.roles(pid)) for pid in frame["project_id"]])
+        return frame
+
+    def grant(self, group: str, project_id: str, roles: Iterable[str]) -> None:
+        """Set exactly ``roles`` for ``group`` on a project; ``[]`` revokes (``manageServer``).
+
+        Raises
+        ------
+        ValidationError
+            For an unknown role, or a role other than ``read`` without ``read``.
+        """
+        self._require_admin("Granting project roles")
+        roles = check_project_roles(roles, project_id)
+        with self._write() as con:
+            accounts.require_groups(con, [group])
+            projects.load_project(con, project_id)
+            accounts.set_roles(con, group, project_id, roles)
+
+    def roles(self, project_id: str | None = None) -> pd.DataFrame:
+        """Which group holds which roles, on one project or all (``manageServer``)."""
+        self._require_admin("Listing project roles")
+        return accounts.roles_frame(self._db(), project_id)
+
+    # -- reprs ---------------------------------------------------------------
+
+    def _rows(self) -> list[tuple[str, Any]]:
+        if self.closed:
+            return [("path", self._root), ("state", "closed")]
+        count = self._con.execute("SELECT count(*) FROM projects").fetchone()[0]
+        return [
+            ("path", self._root),
+            ("user", self._user),
+            ("mode", "read-only" if self._read_only else "read-write"),
+            ("projects", count),
+        ]
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "read-only" if self._read_only else "read-write"
+        return f"<Store '{self._root}' user={self._user} {state}>"
+
+    def __str__(self) -> str:
+        return card_text("circus_nb store", self._rows())
+
+    def _repr_html_(self) -> str:
+        return card_html("circus_nb store", self._rows())
+
+
+def _as_list(values: Iterable[Any] | str, kind: type = str) -> list[Any]:
+    # A lone string is one item, not a sequence of letters.
+    if isinstance(values, str) or (kind is not str and isinstance(values, dict)):
+        return [values]
+    items = list(values)
+    if kind is str:
+        for item in items:
+            if not isinstance(item, str):
+                raise ValidationError(f"Expected names as text, got {item!r}.", value=item)
+    return items
+
