@@ -1,0 +1,191 @@
+"""Creating, opening, closing, guarding and migrating stores."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import circus_nb as cnb
+from circus_nb.store import migrations
+from circus_nb.store.store import CATALOG
+
+
+def test_create_makes_a_folder_with_catalog_and_data_dir(tmp_path):
+    with cnb.Store.create(tmp_path / "s") as store:
+        assert store.user == "admin@example.org"
+        assert (tmp_path / "s" / CATALOG).is_file()
+        assert store.data_dir.is_dir()
+        rights = store.rights
+        assert rights.global_privileges == {"manageServer", "personalInfoView", "downloadVolume"}
+        assert rights.domains == {"default"}
+        assert rights.groups == ("admins",)
+
+
+def test_create_accepts_an_empty_folder_and_a_custom_admin(tmp_path):
+    with cnb.Store.create(tmp_path, admin="root@hospital.example") as store:
+        assert store.user == "root@hospital.example"
+
+
+def test_create_refuses_a_folder_with_content(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(cnb.ValidationError, match="exists and is not an empty folder. Choose"):
+        cnb.Store.create(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_create_over_an_existing_store_says_open_it(store):
+    store.close()
+    with pytest.raises(cnb.ValidationError, match=r"holds a store already: open it with"):
+        cnb.Store.create(store.path)
+
+
+def test_create_refuses_a_bad_admin_and_leaves_no_folder(tmp_path):
+    with pytest.raises(cnb.ValidationError, match="e-mail address"):
+        cnb.Store.create(tmp_path / "s", admin="admin")
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_throw_away_store_disappears_on_close():
+    store = cnb.Store.create(None)
+    folder = store.path
+    assert folder.is_dir()
+    store.close()
+    assert not folder.exists()
+
+
+def test_open_as_a_user_and_context_manager(store):
+    store.add_user("bob@example.org")
+    store.close()
+    with cnb.Store.open(store.path, user="bob@example.org") as bob:
+        assert bob.user == "bob@example.org"
+        assert not bob.read_only
+    assert bob.closed
+
+
+def test_open_missing_store_or_user_is_not_found(store, tmp_path):
+    with pytest.raises(cnb.NotFoundError, match="No store .* no catalog.duckdb there. Make one"):
+        cnb.Store.open(tmp_path / "nowhere", user="admin@example.org")
+    store.close()
+    with pytest.raises(cnb.NotFoundError, match="No user 'admin@example.com'. Did you mean "
+                                                "'admin@example.org'?"):
+        cnb.Store.open(store.path, user="admin@example.com")
+    # the failed open released the store
+    cnb.Store.open(store.path, user="admin@example.org").close()
+
+
+def test_a_closed_store_refuses_use_and_close_is_repeatable(store):
+    store.close()
+    store.close()
+    with pytest.raises(cnb.CircusError, match="is closed. Open it again"):
+        store.projects()
+    assert "closed" in repr(store)
+
+
+def test_second_open_in_the_same_process_is_refused_while_a_writer_holds_it(store):
+    for read_only in (False, True):
+        with pytest.raises(cnb.CircusError, match="is in use: it is already open read-write in"
+                                                  " this process"):
+            cnb.Store.open(store.path, user="admin@example.org", read_only=read_only)
+    store.close()
+    with cnb.Store.open(store.path, user="admin@example.org"):
+        pass
+
+
+def test_read_only_opens_share_and_block_a_writer(store):
+    store.close()
+    a = cnb.Store.open(store.path, user="admin@example.org", read_only=True)
+    b = cnb.Store.open(store.path, user="admin@example.org", read_only=True)
+    with pytest.raises(cnb.CircusError, match="already open read-only in this process"):
+        cnb.Store.open(store.path, user="admin@example.org")
+    assert len(a.projects()) == 0
+    with pytest.raises(cnb.CircusError, match="is open read-only; open it with read_only=False"):
+        a.create_project("x")
+    a.close()
+    b.close()
+    cnb.Store.open(store.path, user="admin@example.org").close()
+
+
+def _run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_another_process_gets_a_clear_in_use_error(store):
+    result = _run_python(f"""
+        import circus_nb as cnb
+        for ro in (False, True):
+            try:
+                cnb.Store.open({str(store.path)!r}, user="admin@example.org", read_only=ro)
+            except cnb.CircusError as e:
+                print(type(e).__name__, e)
+        """)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2, result.stderr
+    for line in lines:
+        assert line.startswith("CircusError The store at")
+        assert "in use: another process (PID" in line
+
+
+def test_other_processes_may_read_when_no_writer_holds_it(store):
+    store.create_project("Shared")
+    store.close()
+    reader = cnb.Store.open(store.path, user="admin@example.org", read_only=True)
+    result = _run_python(f"""
+        import circus_nb as cnb
+        with cnb.Store.open({str(store.path)!r}, user="admin@example.org", read_only=True) as s:
+            print(list(s.projects()["name"]))
+        """)
+    reader.close()
+    assert result.stdout.strip() == "['Shared']", result.stderr
+
+
+def test_forgotten_store_releases_its_guard_when_collected(tmp_path):
+    store = cnb.Store.create(tmp_path / "s")
+    path = store.path
+    del store
+    import gc
+
+    gc.collect()
+    cnb.Store.open(path, user="admin@example.org").close()
+
+
+def _versions(store):
+    return [r[0] for r in store._db().execute(
+        "SELECT version FROM schema_migrations ORDER BY version").fetchall()]
+
+
+def test_an_older_store_is_migrated_on_open(store, monkeypatch):
+    assert _versions(store) == [m.version for m in migrations.MIGRATIONS]
+    store.close()
+    newest = migrations.MIGRATIONS[-1].version
+    extra = migrations.Migration(newest + 1, "test: saved searches",
+                                 ("CREATE TABLE saved_searches (name VARCHAR)",))
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, extra])
+    with pytest.raises(cnb.CircusError, match=f"needs migrating to {newest + 1}, which a"):
+        cnb.Store.open(store.path, user="admin@example.org", read_only=True)
+    with cnb.Store.open(store.path, user="admin@example.org") as s:
+        assert _versions(s)[-1] == newest + 1
+        s._db().execute("SELECT * FROM saved_searches").fetchall()
+
+
+def test_a_failing_migration_changes_nothing(store, monkeypatch):
+    store.close()
+    newest = migrations.MIGRATIONS[-1].version
+    bad = migrations.Migration(newest + 1, "broken", ("CREATE TABLE t (x INT)", "NOT SQL"))
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, bad])
+    with pytest.raises(Exception, match="syntax error"):
+        cnb.Store.open(store.path, user="admin@example.org")
+    monkeypatch.undo()
+    with cnb.Store.open(store.path, user="admin@example.org") as s:
+        assert _versions(s)[-1] == newest
+        tables = s._db().execute("SELECT table_name FROM information_schema.tables").fetchall()
+        assert ("t",) not in tables
+
+
+def test_a_store_newer_than_the_package_is_refused(store):
+    store._db().execute("INSERT INTO schema_migrations VALUES (999, 'future', now(), '9.9')")
+    store.close()
+    with pytest.raises(cnb.CircusError, match="has schema version 999, newer than this circus_nb"
+                                              r" .* Upgrade circus_nb"):
+        cnb.Store.open(store.path, user="admin@example.org")
