@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make .venv (once) and install circus_nb into it with the extras named in $1.
-# Sourced by demo.sh and test.sh; installs again only when pyproject.toml changes.
+# Run by demo.sh and test.sh; installs again only when pyproject.toml changes.
 set -euo pipefail
 extras="${1:-}"
 python="${PYTHON:-python3}"

@@ -3,5 +3,5 @@
 # Arguments are passed to pytest, e.g. scripts/test.sh -k partial_volume
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/setup.sh test,dev
+bash scripts/setup.sh test,dev
 exec .venv/bin/python -m pytest "$@"
