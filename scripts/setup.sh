@@ -11,8 +11,13 @@ fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 stamp=".venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)-${extras//,/-}"
 if [ ! -f "$stamp" ]; then
-    echo "Installing circus_nb${extras:+[$extras]} into .venv ..."
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras:+[$extras]}"
+    echo "Installing circus_nb${extras:+[$extras]} into .venv (log: .venv/install.log) ..."
+    pip=(.venv/bin/python -m pip install --disable-pip-version-check)
+    if ! { "${pip[@]}" --upgrade pip && "${pip[@]}" -e ".${extras:+[$extras]}"; } \
+            > .venv/install.log 2>&1; then
+        tail -n 30 .venv/install.log >&2
+        echo "Installing failed; the whole log is in .venv/install.log." >&2
+        exit 1
+    fi
     touch "$stamp"
 fi
