@@ -6,9 +6,9 @@
 """
 
 from ._version import __version__
+from .api import Store
 from .domain import ImageRange, PartialVolume, Project
 from .errors import CircusError, NotFoundError, PermissionDenied, RevisionConflict, ValidationError
-from .store import Store
 
 __all__ = [
     "CircusError",

@@ -10,9 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from .api import Store
 from .demo import add_demo_accounts
 from .errors import CircusError
-from .store import Store
 
 DEFAULT_DEMO_PATH = "circus-nb-demo"
 

@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
+from .api import Store
 from .domain.project import Project
-from .store import Store
 
 DEMO_PROJECT = "Chest CT demo"
 DEMO_SCHEMA = {

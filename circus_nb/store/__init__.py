@@ -1,5 +1,9 @@
-"""The DuckDB-backed store. All DuckDB-specific SQL lives in this package."""
+"""The DuckDB catalog: connection, schema migrations and the SQL of every table.
 
-from .store import Store
+All DuckDB-specific code lives in this package, so another backend can replace it.
+It checks no privileges: :mod:`circus_nb.api` does, then calls in here.
+"""
 
-__all__ = ["Store"]
+from .catalog import Catalog
+
+__all__ = ["Catalog"]

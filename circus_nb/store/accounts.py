@@ -1,7 +1,7 @@
 """Users, groups, memberships, project roles and preferences: the SQL side.
 
 Functions here take an open connection and trust their caller for privilege
-checks and transactions; :class:`~circus_nb.store.store.Store` does both.
+checks and transactions; :class:`circus_nb.Store` does both.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import pytest
 
 import circus_nb as cnb
 from circus_nb.store import migrations
-from circus_nb.store.store import CATALOG
+from circus_nb.store.catalog import CATALOG
 
 
 def test_create_makes_a_folder_with_catalog_and_data_dir(tmp_path):

@@ -17,19 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import shutil
-import tempfile
-import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from .._repr import card_html, card_text
 from ..domain.privileges import (
-    GLOBAL_PRIVILEGES,
     PROJECT_ROLES,
     Rights,
     check_domains,
@@ -38,49 +33,22 @@ from ..domain.privileges import (
 )
 from ..domain.project import Project
 from ..domain.values import check_email, check_text, new_id
-from ..errors import CircusError, ValidationError
-from . import accounts, projects
-from ._connection import connect, release
-from .migrations import migrate
+from ..errors import ValidationError
+from ..store import accounts, projects
+from ..store.catalog import Catalog
 
 __all__ = ["Store"]
 
-CATALOG = "catalog.duckdb"
-DATA_DIR = "data"
-ADMIN_GROUP = "admins"
 PREFERENCES = {"personal_info_view": bool}  # known keys and their types
-
-
-def _empty(folder: Path, remove: bool) -> None:
-    if remove:
-        shutil.rmtree(folder, ignore_errors=True)
-        return
-    for child in folder.iterdir():
-        shutil.rmtree(child) if child.is_dir() else child.unlink()
-
-
-def _close_connection(con: duckdb.DuckDBPyConnection, catalog: Path, read_only: bool,
-                      temporary: bool) -> None:
-    # Runs from close() or, if the user forgot, when the Store is collected.
-    con.close()
-    release(catalog, read_only)
-    if temporary:
-        shutil.rmtree(catalog.parent, ignore_errors=True)
 
 
 class Store:
     """A circus_nb store, opened as one user. Use :meth:`create` or :meth:`open`."""
 
-    def __init__(self, root: Path, con: duckdb.DuckDBPyConnection, user: str, *,
-                 read_only: bool, temporary: bool = False):
-        self._root = root
-        self._con = con
+    def __init__(self, catalog: Catalog, user: str):
+        self._catalog = catalog
         self._login = user
         self._user = user
-        self._read_only = read_only
-        self._temporary = temporary
-        self._closer = weakref.finalize(self, _close_connection, con, root / CATALOG,
-                                        read_only, temporary)
 
     # -- opening and closing -------------------------------------------------
 
@@ -99,31 +67,7 @@ class Store:
             If the folder holds anything, or ``admin`` is not an e-mail address.
         """
         check_email(admin)
-        temporary = path is None
-        root = Path(tempfile.mkdtemp(prefix="circus-nb-") if temporary else path).absolute()
-        if root.exists() and (not root.is_dir() or any(root.iterdir())):
-            hint = (" It holds a store already: open it with Store.open(path, user=...)."
-                    if (root / CATALOG).exists() else " Choose a new or empty folder.")
-            raise ValidationError(f"Cannot create a store at '{root}': it exists and is not an"
-                                  f" empty folder.{hint}", field="path", value=str(root))
-        created_root = not root.exists()
-        root.mkdir(parents=True, exist_ok=True)
-        store = None
-        try:
-            (root / DATA_DIR).mkdir()
-            con = connect(root / CATALOG, read_only=False)
-            store = cls(root, con, admin, read_only=False, temporary=temporary)
-            migrate(con, read_only=False, where=str(root))
-            with store._write():
-                accounts.insert_group(con, ADMIN_GROUP, GLOBAL_PRIVILEGES, ["default"])
-                accounts.insert_user(con, admin, None)
-                accounts.set_memberships(con, admin, [ADMIN_GROUP])
-        except BaseException:
-            if store is not None:
-                store.close()
-            _empty(root, remove=created_root)  # the folder was empty: leave it so
-            raise
-        return store
+        return cls(Catalog.create(None if path is None else Path(path), admin), admin)
 
     @classmethod
     def open(cls, path: str | Path, user: str, read_only: bool = False) -> Store:
@@ -137,29 +81,21 @@ class Store:
             If the store is open read-write elsewhere (this process or another), or
             was written by a newer circus_nb.
         """
-        root = Path(path).absolute()
-        catalog = root / CATALOG
-        if not catalog.is_file():
-            raise accounts.not_found(
-                "store", str(root), [],
-                f"There is no {CATALOG} there. Make one with cnb.Store.create(path).")
-        con = connect(catalog.resolve(), read_only=read_only)
-        store = cls(root, con, user, read_only=read_only)
+        catalog = Catalog.open(path, read_only=read_only)
         try:
-            migrate(con, read_only=read_only, where=str(root))
-            accounts.require_user(con, user)
+            accounts.require_user(catalog.con, user)
         except BaseException:
-            store.close()
+            catalog.close()
             raise
-        return store
+        return cls(catalog, user)
 
     def close(self) -> None:
         """Close the catalog; a closed store refuses further use. Safe to repeat."""
-        self._closer()
+        self._catalog.close()
 
     @property
     def closed(self) -> bool:
-        return not self._closer.alive
+        return self._catalog.closed
 
     def __enter__(self) -> Store:
         return self
@@ -172,12 +108,12 @@ class Store:
     @property
     def path(self) -> Path:
         """The store folder."""
-        return self._root
+        return self._catalog.root
 
     @property
     def data_dir(self) -> Path:
         """Where copied DICOM files live."""
-        return self._root / DATA_DIR
+        return self._catalog.data_dir
 
     @property
     def user(self) -> str:
@@ -186,7 +122,7 @@ class Store:
 
     @property
     def read_only(self) -> bool:
-        return self._read_only
+        return self._catalog.read_only
 
     @property
     def rights(self) -> Rights:
@@ -206,7 +142,7 @@ class Store:
         """
         accounts.load_rights(self._db(), self._login).require_global(
             "manageServer", "Acting as another user (store.as_user)")
-        accounts.require_user(self._con, email)
+        accounts.require_user(self._db(), email)
         previous, self._user = self._user, email
         try:
             yield self
@@ -215,26 +151,11 @@ class Store:
 
     # -- plumbing ------------------------------------------------------------
 
-    def _db(self) -> duckdb.DuckDBPyConnection:
-        if self.closed:
-            raise CircusError(f"The store at '{self._root}' is closed. Open it again with"
-                              " cnb.Store.open(path, user=...).")
-        return self._con
+    def _db(self):
+        return self._catalog.con
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One transaction: everything inside is written, or nothing is."""
-        con = self._db()
-        if self._read_only:
-            raise CircusError(f"The store at '{self._root}' is open read-only; open it with"
-                              " read_only=False to change it.")
-        con.execute("BEGIN")
-        try:
-            yield con
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+    def _write(self):
+        return self._catalog.transaction()
 
     def _require_admin(self, action: str) -> None:
         self.rights.require_global("manageServer", action)
@@ -406,18 +327,18 @@ class Store:
 
     def _rows(self) -> list[tuple[str, Any]]:
         if self.closed:
-            return [("path", self._root), ("state", "closed")]
-        count = self._con.execute("SELECT count(*) FROM projects").fetchone()[0]
+            return [("path", self.path), ("state", "closed")]
+        count = len(projects.all_project_ids(self._db()))
         return [
-            ("path", self._root),
+            ("path", self.path),
             ("user", self._user),
-            ("mode", "read-only" if self._read_only else "read-write"),
+            ("mode", "read-only" if self.read_only else "read-write"),
             ("projects", count),
         ]
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else "read-only" if self._read_only else "read-write"
-        return f"<Store '{self._root}' user={self._user} {state}>"
+        state = "closed" if self.closed else "read-only" if self.read_only else "read-write"
+        return f"<Store '{self.path}' user={self._user} {state}>"
 
     def __str__(self) -> str:
         return card_text("circus_nb store", self._rows())

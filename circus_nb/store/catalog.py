@@ -1,0 +1,136 @@
+"""``Catalog``: the DuckDB file of one store folder, its schema and transactions.
+
+The catalog knows nothing of privileges: the layer above checks them and calls
+the SQL functions of this package with :attr:`Catalog.con`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from ..domain.privileges import GLOBAL_PRIVILEGES
+from ..errors import CircusError, ValidationError
+from . import accounts
+from ._connection import connect, release
+from .migrations import migrate
+
+CATALOG = "catalog.duckdb"
+DATA_DIR = "data"
+ADMIN_GROUP = "admins"
+
+
+def _empty(folder: Path, remove: bool) -> None:
+    if remove:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for child in folder.iterdir():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+
+def _close(con: duckdb.DuckDBPyConnection, catalog: Path, read_only: bool,
+           temporary: bool) -> None:
+    # Runs from close() or, if the user forgot, when the Catalog is collected.
+    con.close()
+    release(catalog, read_only)
+    if temporary:
+        shutil.rmtree(catalog.parent, ignore_errors=True)
+
+
+class Catalog:
+    """An open catalog. Use :meth:`create` or :meth:`open`."""
+
+    def __init__(self, root: Path, con: duckdb.DuckDBPyConnection, *, read_only: bool,
+                 temporary: bool = False):
+        self.root = root
+        self.read_only = read_only
+        self._con = con
+        self._closer = weakref.finalize(self, _close, con, root / CATALOG, read_only, temporary)
+
+    @classmethod
+    def create(cls, path: Path | None, admin: str) -> Catalog:
+        """A new catalog in ``path`` (new or empty; ``None``: a temporary folder that is
+        deleted on close) whose first user, ``admin``, is in group ``admins``."""
+        temporary = path is None
+        root = Path(tempfile.mkdtemp(prefix="circus-nb-") if temporary else path).absolute()
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            hint = (" It holds a store already: open it with Store.open(path, user=...)."
+                    if (root / CATALOG).exists() else " Choose a new or empty folder.")
+            raise ValidationError(f"Cannot create a store at '{root}': it exists and is not an"
+                                  f" empty folder.{hint}", field="path", value=str(root))
+        created_root = not root.exists()
+        root.mkdir(parents=True, exist_ok=True)
+        catalog = None
+        try:
+            (root / DATA_DIR).mkdir()
+            catalog = cls(root, connect(root / CATALOG, read_only=False), read_only=False,
+                          temporary=temporary)
+            migrate(catalog.con, read_only=False, where=str(root))
+            with catalog.transaction() as con:
+                accounts.insert_group(con, ADMIN_GROUP, GLOBAL_PRIVILEGES, ["default"])
+                accounts.insert_user(con, admin, None)
+                accounts.set_memberships(con, admin, [ADMIN_GROUP])
+        except BaseException:
+            if catalog is not None:
+                catalog.close()
+            _empty(root, remove=created_root)  # the folder was empty: leave it so
+            raise
+        return catalog
+
+    @classmethod
+    def open(cls, path: str | Path, read_only: bool) -> Catalog:
+        """Open the catalog in ``path`` and migrate it to the newest schema."""
+        root = Path(path).absolute()
+        file = root / CATALOG
+        if not file.is_file():
+            raise accounts.not_found(
+                "store", str(root), [],
+                f"There is no {CATALOG} there. Make one with cnb.Store.create(path).")
+        catalog = cls(root, connect(file.resolve(), read_only=read_only), read_only=read_only)
+        try:
+            migrate(catalog.con, read_only=read_only, where=str(root))
+        except BaseException:
+            catalog.close()
+            raise
+        return catalog
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / DATA_DIR
+
+    @property
+    def closed(self) -> bool:
+        return not self._closer.alive
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The connection; a closed catalog raises ``CircusError``."""
+        if self.closed:
+            raise CircusError(f"The store at '{self.root}' is closed. Open it again with"
+                              " cnb.Store.open(path, user=...).")
+        return self._con
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction: everything inside is written, or nothing is."""
+        con = self.con
+        if self.read_only:
+            raise CircusError(f"The store at '{self.root}' is open read-only; open it with"
+                              " read_only=False to change it.")
+        con.execute("BEGIN")
+        try:
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        """Close the connection (and delete a temporary store). Safe to repeat."""
+        self._closer()
