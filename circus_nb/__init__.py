@@ -7,6 +7,7 @@
 
 from ._version import __version__
 from .api import Store
+from .demo import demo_store
 from .domain import ImageRange, PartialVolume, Project
 from .errors import CircusError, NotFoundError, PermissionDenied, RevisionConflict, ValidationError
 
@@ -21,4 +22,5 @@ __all__ = [
     "Store",
     "ValidationError",
     "__version__",
+    "demo_store",
 ]

@@ -1,17 +1,21 @@
-"""The demo: a store with users, groups and a project to try circus_nb on.
+"""The demo: a store with sample studies, users and a project to try circus_nb on.
 
->>> store = Store.create(None)
->>> project = add_demo_accounts(store)
->>> sorted(store.users()["email"])
-['admin@example.org', 'alice@example.org', 'bob@example.org']
+>>> store = demo_store()
+>>> store.user, len(store.search_series())
+('alice@example.org', 5)
 >>> store.close()
 """
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from .api import Store
+from .dicom.sample import write_sample_studies
 from .domain.project import Project
 
+SECOND_DOMAIN = "hospital-b"
 DEMO_PROJECT = "Chest CT demo"
 DEMO_SCHEMA = {
     "type": "object",
@@ -43,3 +47,29 @@ def add_demo_accounts(store: Store) -> Project:
     store.grant("researchers", project.project_id, ["read", "write"])
     store.grant("students", project.project_id, ["read"])
     return project
+
+
+def demo_store(path: str | Path | None = None, seed: int = 0) -> Store:
+    """A store with the generated sample studies imported, opened as alice.
+
+    Users: ``admin@example.org`` (everything, and the domain ``hospital-b``),
+    ``alice@example.org`` (read and write on the demo project) and
+    ``bob@example.org`` (read only). One sample series is imported into
+    ``hospital-b``, which alice and bob cannot see. ``path=None`` makes a
+    throw-away store, deleted when it is closed.
+    """
+    admin = Store.create(path)
+    try:
+        add_demo_accounts(admin)
+        admin.add_group(SECOND_DOMAIN, domains=[SECOND_DOMAIN])
+        admin.set_user_groups("admin@example.org", ["admins", SECOND_DOMAIN])
+        with tempfile.TemporaryDirectory(prefix="circus-nb-samples-") as folder:
+            write_sample_studies(folder, seed=seed)
+            patients = sorted(p for p in Path(folder).iterdir() if p.name != SECOND_DOMAIN)
+            admin.import_dicom(patients, progress=False)
+            admin.import_dicom(Path(folder) / SECOND_DOMAIN, domain=SECOND_DOMAIN,
+                               progress=False)
+    except BaseException:
+        admin.close()
+        raise
+    return admin._handed_to("alice@example.org")

@@ -43,3 +43,20 @@ def snapshot(store: cnb.Store) -> dict[str, list[tuple]]:
     tables = [r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables ORDER BY table_name").fetchall()]
     return {t: sorted(map(repr, con.execute(f'SELECT * FROM "{t}"').fetchall())) for t in tables}
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory):
+    """The sample studies (small images), written once: ``(folder, {key: SampleSeries})``."""
+    from circus_nb.dicom.sample import write_sample_studies
+
+    folder = tmp_path_factory.mktemp("samples")
+    written = write_sample_studies(folder, seed=0, ct_size=64)
+    return folder, {s.key: s for s in written}
+
+
+@pytest.fixture
+def imported(store, samples):
+    """A new store (as admin) with every sample series imported into ``default``."""
+    store.import_dicom(samples[0], progress=False)
+    return store

@@ -21,9 +21,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .._repr import card_html, card_text
+from ..dicom.pixels import read_image
+from ..domain.partial_volume import PartialVolume
 from ..domain.privileges import (
     PROJECT_ROLES,
     Rights,
@@ -35,7 +38,13 @@ from ..domain.project import Project
 from ..domain.values import check_email, check_text, new_id
 from ..errors import ValidationError
 from ..store import accounts, projects
+from ..store import search as search_sql
+from ..store import series as series_sql
 from ..store.catalog import Catalog
+from ..thumbnails import make_thumbnail
+from ._checks import PATIENT_FILTERS, as_utc, check_page, check_sort
+from .importing import ImportReport, import_dicom
+from .series import Series
 
 __all__ = ["Store"]
 
@@ -88,6 +97,11 @@ class Store:
             catalog.close()
             raise
         return cls(catalog, user)
+
+    def _handed_to(self, user: str) -> Store:
+        """This open store, as ``user`` from now on (for code that made it, like the demo)."""
+        accounts.require_user(self._db(), user)
+        return Store(self._catalog, user)
 
     def close(self) -> None:
         """Close the catalog; a closed store refuses further use. Safe to repeat."""
@@ -322,6 +336,108 @@ class Store:
         """Which group holds which roles, on one project or all (``manageServer``)."""
         self._require_admin("Listing project roles")
         return accounts.roles_frame(self._db(), project_id)
+
+    # -- DICOM import and series ----------------------------------------------
+
+    def import_dicom(self, paths: Any, domain: str = "default", mode: str = "copy",
+                     progress: bool = True) -> ImportReport:
+        """Import files, folders (recursively), zip and tar.gz archives into ``domain``.
+
+        ``mode="copy"`` copies files into the store; ``mode="reference"`` records
+        them where they are (archive entries are always copied). Every input file
+        gets a row in the report; a bad file never stops the others. Importing the
+        same files again changes nothing.
+
+        Raises
+        ------
+        PermissionDenied
+            If ``domain`` is not among the current user's domains.
+        NotFoundError
+            If a path does not exist.
+        """
+        self.rights.require_domain(domain, "Importing DICOM")
+        self._catalog.require_writable()
+        return import_dicom(self._catalog, paths, domain, mode, progress)
+
+    def series(self, series_uid: str) -> Series:
+        """One series (its domain must be among the current user's domains)."""
+        row = series_sql.load_series(self._db(), series_uid)
+        self.rights.require_domain(row["domain"], f"Opening series {series_uid}")
+        return Series(self, row)
+
+    def resolve_auto(self, series_uid: str) -> PartialVolume:
+        """The ``auto`` range of a series: its first consecutive run, head to feet."""
+        return self.series(series_uid).resolve_auto()
+
+    def search_series(self, modality: str | None = None, series_uid: str | None = None,
+                      study_uid: str | None = None, description: str | None = None,
+                      patient_id: str | None = None, patient_name: str | None = None,
+                      sex: str | None = None, min_age: int | None = None,
+                      max_age: int | None = None, date_from: Any = None, date_to: Any = None,
+                      imported_from: Any = None, imported_to: Any = None,
+                      sort: list[str] | None = None, limit: int = 200,
+                      offset: int = 0) -> pd.DataFrame:
+        """Series in the current user's domains, newest import first.
+
+        Text filters match substrings (case-insensitive); dates take a ``date``,
+        a ``datetime`` or ISO text, and ``*_to`` dates include their whole day.
+        Patient columns are ``None`` unless the user may see patient information.
+
+        Raises
+        ------
+        PermissionDenied
+            Filtering by a patient field without the global ``personalInfoView``.
+        ValidationError
+            ``limit`` above 200, more than 5 sort keys, an unknown sort column.
+        """
+        filters = {k: v for k, v in {
+            "modality": modality, "series_uid": series_uid, "study_uid": study_uid,
+            "description": description, "patient_id": patient_id,
+            "patient_name": patient_name, "sex": sex, "min_age": min_age, "max_age": max_age,
+            "date_from": as_utc(date_from, "date_from"),
+            "date_to": as_utc(date_to, "date_to", end_of_day=True),
+            "imported_from": as_utc(imported_from, "imported_from"),
+            "imported_to": as_utc(imported_to, "imported_to", end_of_day=True),
+        }.items() if v is not None}
+        rights = self.rights
+        if filters.keys() & PATIENT_FILTERS:
+            rights.require_patient_search()
+        sort = check_sort(sort or ["-imported_at"], list(search_sql.SERIES_RESULT))
+        check_page(limit, offset)
+        frame = search_sql.search_series(self._db(), filters, sorted(rights.domains), sort,
+                                         limit, offset)
+        if not self.may_view_patient_info():
+            for column in ("patient_id", "patient_name", "age", "sex"):
+                frame[column] = None
+        return frame
+
+    def may_view_patient_info(self) -> bool:
+        """Whether the current user sees patient information (privilege AND preference)."""
+        return self.rights.may_view_patient_info(self.preferences()["personal_info_view"])
+
+    def _series_access(self, series_uid: str, domain: str):
+        """The connection, once the current user is checked against the series' domain."""
+        self.rights.require_domain(domain, f"Reading series {series_uid}")
+        return self._db()
+
+    def _file(self, path: str, managed: bool) -> Path:
+        return self.path / path if managed else Path(path)
+
+    def _thumbnail(self, series: Series, number: int, size: int) -> np.ndarray:
+        con = self._series_access(series.series_uid, series.domain)
+        cached = series_sql.get_thumbnail(con, series.series_uid, number, size)
+        if cached is not None:
+            height, width, pixels = cached
+            return np.frombuffer(pixels, np.uint8).reshape(height, width)
+        row = series_sql.instances_frame(con, series.series_uid, [number]).iloc[0]
+        window = None if pd.isna(row["window_width"]) else (row["window_center"],
+                                                            row["window_width"])
+        thumb = make_thumbnail(read_image(self._file(row["path"], row["managed"])), size, window)
+        if not self.read_only:
+            with self._write() as con:
+                series_sql.put_thumbnail(con, series.series_uid, number, size, *thumb.shape,
+                                         thumb.tobytes())
+        return thumb
 
     # -- reprs ---------------------------------------------------------------
 

@@ -120,9 +120,7 @@ class Catalog:
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction: everything inside is written, or nothing is."""
         con = self.con
-        if self.read_only:
-            raise CircusError(f"The store at '{self.root}' is open read-only; open it with"
-                              " read_only=False to change it.")
+        self.require_writable()
         con.execute("BEGIN")
         try:
             yield con
@@ -130,6 +128,12 @@ class Catalog:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+    def require_writable(self) -> None:
+        """Raise ``CircusError`` if the catalog is open read-only."""
+        if self.read_only:
+            raise CircusError(f"The store at '{self.root}' is open read-only; open it with"
+                              " read_only=False to change it.")
 
     def close(self) -> None:
         """Close the connection (and delete a temporary store). Safe to repeat."""

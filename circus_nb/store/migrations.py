@@ -64,6 +64,65 @@ MIGRATIONS: list[Migration] = [
                 PRIMARY KEY (group_name, project_id))""",
         ),
     ),
+    Migration(
+        2,
+        "series, instances and thumbnails",
+        (
+            """CREATE TABLE series (
+                series_uid VARCHAR PRIMARY KEY,
+                study_uid VARCHAR,
+                domain VARCHAR NOT NULL,
+                images VARCHAR NOT NULL,  -- canonical range text of the instance numbers
+                image_count INTEGER NOT NULL,
+                width INTEGER,
+                height INTEGER,
+                series_date TIMESTAMPTZ,
+                modality VARCHAR,
+                series_description VARCHAR,
+                body_part VARCHAR,
+                station_name VARCHAR,
+                model_name VARCHAR,
+                manufacturer VARCHAR,
+                patient_id VARCHAR,
+                patient_name VARCHAR,
+                birth_date DATE,
+                age INTEGER,
+                sex VARCHAR,
+                patient_size DOUBLE,
+                patient_weight DOUBLE,
+                parameters VARCHAR NOT NULL,  -- JSON, DICOM keywords as keys
+                created_at TIMESTAMPTZ NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL)""",
+            """CREATE TABLE instances (
+                series_uid VARCHAR NOT NULL,
+                instance_number INTEGER NOT NULL,
+                sop_instance_uid VARCHAR,
+                path VARCHAR NOT NULL,  -- relative to the store folder when managed
+                managed BOOLEAN NOT NULL,
+                size BIGINT NOT NULL,
+                mtime DOUBLE NOT NULL,
+                position_x DOUBLE,
+                position_y DOUBLE,
+                position_z DOUBLE,
+                orientation DOUBLE[],
+                slice_location DOUBLE,
+                rows INTEGER,
+                columns INTEGER,
+                transfer_syntax VARCHAR,
+                window_center DOUBLE,
+                window_width DOUBLE,
+                imported_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (series_uid, instance_number))""",
+            """CREATE TABLE thumbnails (
+                series_uid VARCHAR NOT NULL,
+                instance_number INTEGER NOT NULL,
+                size INTEGER NOT NULL,
+                height INTEGER NOT NULL,
+                width INTEGER NOT NULL,
+                pixels BLOB NOT NULL,  -- uint8, row-major
+                PRIMARY KEY (series_uid, instance_number, size))""",
+        ),
+    ),
 ]
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -1,0 +1,1 @@
+"""DICOM files: headers, archives, import, pixels and sample data (pydicom only here)."""

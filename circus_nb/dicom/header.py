@@ -1,0 +1,311 @@
+"""Reading what the catalog needs from a DICOM file, fast and without pixels.
+
+Most files keep every element before the pixel data in their first few KiB, so
+we read only the head of the file, cut it just before the PixelData element and
+parse that buffer; longer headers fall back to a full read that stops before the
+pixels. The declared pixel length is checked against the file size, so a
+truncated file is refused at import instead of failing later.
+
+>>> result = read_header(__file__)
+>>> result.status, result.reason
+('not_dicom', "no 'DICM' marker at byte 128: not a DICOM file (The file is not a DICOM file.)")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import struct
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from ..domain.series import age_in_years, is_valid_uid
+
+__all__ = ["HEAD_BYTES", "Header", "read_header", "read_headers"]
+
+HEAD_BYTES = 16 * 1024
+_PIXEL_TAGS = {b"\xe0\x7f\x10\x00": "<", b"\x7f\xe0\x00\x10": ">"}  # (7FE0,0010), LE / BE
+_SEQUENCE_END = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+_TAIL_BYTES = 64 * 1024
+_NUMERIC_VRS = {"IS", "DS", "US", "SS", "UL", "SL", "FL", "FD", "UV", "SV"}
+_PARAMETER_GROUPS = {0x0018, 0x0020, 0x0028}
+_SKIPPED_VRS = {"SQ", "OB", "OW", "OF", "OD", "OL", "OV", "UN"}
+
+
+@dataclass
+class Header:
+    """The outcome of reading one file: a status, a reason, and the values."""
+
+    status: str  # "ok", or an ImportReport status such as "unreadable"
+    reason: str = ""
+    instance: dict[str, Any] = field(default_factory=dict)
+    series: dict[str, Any] | None = None  # only when asked for (the first file of a series)
+
+
+def read_headers(paths: list[str], series_seen: set[str] | None = None) -> list[Header]:
+    """:func:`read_header` for many files; series values once per series UID.
+
+    This is what import workers run, one chunk of paths per call.
+    """
+    seen = set() if series_seen is None else series_seen
+    results = []
+    with _quiet_pydicom():
+        for path in paths:
+            header = read_header(path, with_series=lambda uid: uid not in seen)
+            if header.status == "ok":
+                seen.add(header.instance["series_uid"])
+            results.append(header)
+    return results
+
+
+@contextlib.contextmanager
+def _quiet_pydicom() -> Iterator[None]:
+    """pydicom logs a warning for every odd value; the report says what matters."""
+    logger = logging.getLogger("pydicom")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def read_header(path: str | os.PathLike, with_series: Any = True) -> Header:
+    """Read one file. ``with_series``: a bool, or a callable taking the series UID."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            dataset, stat, problem = _read_dataset(os.fspath(path))
+    except (InvalidDicomError, EOFError, ValueError, struct.error, KeyError,
+            AttributeError, TypeError, IndexError, NotImplementedError) as e:
+        return Header("unreadable", f"cannot parse the DICOM header: {type(e).__name__}: {e}")
+    except OSError as e:
+        return Header("unreadable", f"cannot read the file: {e.strerror or e}")
+    if dataset is None:
+        return Header(*problem)
+    if problem:
+        return Header(*problem)
+    cut_short = [str(w.message) for w in caught if "End of file" in str(w.message)]
+    if cut_short:
+        return Header("unreadable", f"the file ends inside its header ({cut_short[0]})")
+    return _header_from(dataset, stat, with_series)
+
+
+def _read_dataset(path: str) -> tuple[Dataset | None, os.stat_result, tuple[str, str] | None]:
+    with open(path, "rb") as f:
+        stat = os.fstat(f.fileno())
+        head = f.read(HEAD_BYTES)
+        if len(head) < 132 or head[128:132] != b"DICM":
+            return None, stat, ("not_dicom", "no 'DICM' marker at byte 128: not a DICOM file"
+                                " (The file is not a DICOM file.)")
+        cut = _pixel_element(head)
+        if cut is None:  # a long header, or no pixel data: parse the whole file
+            f.seek(0)
+            return pydicom.dcmread(f, stop_before_pixels=True), stat, None
+        offset, length = cut
+        dataset = pydicom.dcmread(io.BytesIO(head[:offset]))
+        return dataset, stat, _truncation(f, stat.st_size, offset, length)
+
+
+def _pixel_element(head: bytes) -> tuple[int, int | None] | None:
+    """Offset and declared length (``None``: undefined) of the PixelData element.
+
+    Only explicit-VR elements (``OB``/``OW`` after the tag) are trusted; anything
+    else makes the caller parse the whole file instead.
+    """
+    for tag, order in _PIXEL_TAGS.items():
+        at = head.find(tag, 132)
+        while at != -1 and at + 12 <= len(head):
+            if head[at + 4:at + 6] in (b"OB", b"OW"):
+                (length,) = struct.unpack(order + "I", head[at + 8:at + 12])
+                return at, None if length == 0xFFFFFFFF else length
+            at = head.find(tag, at + 1)
+    return None
+
+
+def _truncation(f: io.BufferedReader, size: int, offset: int, length: int | None
+                ) -> tuple[str, str] | None:
+    if length is not None:
+        end = offset + 12 + length
+        if end > size:
+            return ("unreadable", f"the file is truncated: its pixel data needs {length} bytes,"
+                    f" {size - offset - 12} are present")
+        return None
+    # Encapsulated pixel data ends with a sequence delimiter; a few elements may
+    # follow it, so look for it in the tail rather than in the last 8 bytes.
+    tail_start = max(offset, size - _TAIL_BYTES)
+    f.seek(tail_start)
+    if _SEQUENCE_END not in f.read(size - tail_start):
+        return ("unreadable", "the file is truncated: its compressed pixel data does not end"
+                " with a sequence delimiter")
+    return None
+
+
+def _get(ds: Dataset, keyword: str, kind: type | None = None) -> Any:
+    """A value, or ``None`` if absent, empty or malformed; ``kind`` converts it."""
+    try:
+        value = ds.get(keyword)
+    except (ValueError, TypeError, KeyError, OverflowError):
+        return None
+    if value is None or value == "":
+        return None
+    if kind is None:
+        return value
+    try:
+        return kind(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
+def _first(value: Any) -> float | None:
+    """The first number of a possibly multi-valued element (WindowCenter...)."""
+    if value is None:
+        return None
+    try:
+        return float(value[0] if isinstance(value, pydicom.multival.MultiValue) else value)
+    except (ValueError, TypeError, IndexError):
+        return None
+
+
+def _floats(value: Any, n: int) -> list[float] | None:
+    try:
+        numbers = [float(v) for v in value]
+    except (ValueError, TypeError):
+        return None
+    return numbers if len(numbers) == n else None
+
+
+def _instance_number(ds: Dataset) -> int | None:
+    raw = _get(ds, "InstanceNumber", float)
+    return int(raw) if raw is not None and raw.is_integer() else None
+
+
+def _header_from(ds: Dataset, stat: os.stat_result, with_series: Any) -> Header:
+    series_uid = _get(ds, "SeriesInstanceUID", str)
+    if not is_valid_uid(series_uid):
+        return Header("invalid_uid", f"SeriesInstanceUID {series_uid!r} is not a valid UID"
+                      " (digits and dots, at most 64 characters). (Series UID of this DICOM"
+                      " file is invalid.)")
+    number = _instance_number(ds)
+    if number is None or number < 1:
+        seen = ds.get("InstanceNumber", None) if "InstanceNumber" in ds else None
+        return Header("no_instance_number", f"InstanceNumber is {_raw_text(ds, seen)}; it"
+                      " must be a whole number >= 1. (Instance number not set)")
+    position = _floats(_get(ds, "ImagePositionPatient") or (), 3) or [None] * 3
+    instance = {
+        "series_uid": series_uid,
+        "instance_number": number,
+        "sop_instance_uid": _get(ds, "SOPInstanceUID", str),
+        "size": stat.st_size,
+        "mtime": stat.st_mtime,
+        "position_x": position[0],
+        "position_y": position[1],
+        "position_z": position[2],
+        "orientation": _floats(_get(ds, "ImageOrientationPatient") or (), 6),
+        "slice_location": _get(ds, "SliceLocation", float),
+        "rows": _get(ds, "Rows", int),
+        "columns": _get(ds, "Columns", int),
+        "transfer_syntax": _transfer_syntax(ds),
+        "window_center": _first(_get(ds, "WindowCenter")),
+        "window_width": _first(_get(ds, "WindowWidth")),
+    }
+    wanted = with_series(series_uid) if callable(with_series) else with_series
+    return Header("ok", "", instance, _series_values(ds, instance) if wanted else None)
+
+
+def _raw_text(ds: Dataset, element: Any) -> str:
+    if element is None:
+        return "missing"
+    raw = ds.get_item("InstanceNumber")
+    value = getattr(raw, "value", raw)
+    return repr(value.decode("latin-1", "replace") if isinstance(value, bytes) else value)
+
+
+def _transfer_syntax(ds: Dataset) -> str | None:
+    meta = getattr(ds, "file_meta", None)
+    return str(meta.TransferSyntaxUID) if meta is not None and "TransferSyntaxUID" in meta else None
+
+
+def _when(date_text: str | None, time_text: str | None) -> datetime | None:
+    if not date_text or len(date_text) < 8 or not date_text[:8].isdigit():
+        return None
+    digits = "".join(c for c in (time_text or "").split(".")[0] if c.isdigit())
+    digits = (digits + "000000")[:6]
+    try:
+        return datetime.strptime(date_text[:8] + digits, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _iso_date(text: str | None) -> str | None:
+    stamp = _when(text, None)
+    return stamp.date().isoformat() if stamp else None
+
+
+def _series_values(ds: Dataset, instance: dict[str, Any]) -> dict[str, Any]:
+    series_date = (_when(_get(ds, "SeriesDate", str), _get(ds, "SeriesTime", str))
+                   or _when(_get(ds, "StudyDate", str), _get(ds, "StudyTime", str)))
+    birth = _iso_date(_get(ds, "PatientBirthDate", str))
+    sex = _get(ds, "PatientSex", str)
+    return {
+        "study_uid": _get(ds, "StudyInstanceUID", str),
+        "width": instance["columns"],
+        "height": instance["rows"],
+        "series_date": series_date,
+        "modality": _get(ds, "Modality", str),
+        "series_description": _get(ds, "SeriesDescription", str),
+        "body_part": _get(ds, "BodyPartExamined", str),
+        "station_name": _get(ds, "StationName", str),
+        "model_name": _get(ds, "ManufacturerModelName", str),
+        "manufacturer": _get(ds, "Manufacturer", str),
+        "patient_id": _get(ds, "PatientID", str),
+        "patient_name": _get(ds, "PatientName", str),
+        "birth_date": birth,
+        "age": age_in_years(_get(ds, "PatientAge", str), birth,
+                            _get(ds, "StudyDate", str) or _get(ds, "SeriesDate", str)),
+        "sex": sex.strip().upper() if sex and sex.strip().upper() in ("F", "M", "O") else None,
+        "patient_size": _get(ds, "PatientSize", float),
+        "patient_weight": _get(ds, "PatientWeight", float),
+        "parameters": json.dumps(parameters(ds)),
+    }
+
+
+def parameters(ds: Dataset) -> dict[str, Any]:
+    """TransferSyntaxUID and every standard element of groups 0018, 0020 and 0028,
+    keyed by keyword: numbers as numbers (lists when multi-valued), the rest as text."""
+    result: dict[str, Any] = {"TransferSyntaxUID": _transfer_syntax(ds)}
+    for element in ds:
+        if element.tag.group not in _PARAMETER_GROUPS or element.VR in _SKIPPED_VRS:
+            continue
+        keyword = element.keyword
+        if keyword:
+            result[keyword] = _plain(element)
+    return result
+
+
+def _plain(element: Any) -> Any:
+    try:
+        value = element.value
+    except (ValueError, TypeError):
+        return None
+    many = isinstance(value, pydicom.multival.MultiValue | list | tuple)
+    values = list(value) if many else [value]
+    if element.VR in _NUMERIC_VRS:
+        try:
+            numbers = [float(v) if element.VR in ("DS", "FL", "FD") else int(v) for v in values]
+        except (ValueError, TypeError):
+            numbers = None
+        if numbers is not None:
+            return numbers if many else (numbers[0] if numbers else None)
+    texts = [str(v) for v in values]
+    return texts if many else (texts[0] if texts else None)

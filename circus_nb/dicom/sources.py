@@ -1,0 +1,152 @@
+"""Turning what the user names (files, folders, zip and tar archives) into files to read.
+
+Every file and every archive entry becomes one :class:`Source`, so the import
+report has a row for each. Archive entries are extracted into a staging folder
+first; entries that would escape it (absolute paths, ``..`` parts, links) are
+refused and never extracted.
+
+>>> import tempfile, zipfile, pathlib
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     archive = pathlib.Path(tmp, "a.zip")
+...     with zipfile.ZipFile(archive, "w") as z:
+...         z.writestr("ok/one.dcm", b"x")
+...         z.writestr("../evil.dcm", b"x")
+...     [(s.display.split("!")[-1], s.refused) for s in expand([archive], pathlib.Path(tmp, "s"))]
+[('/ok/one.dcm', None), ('/../evil.dcm', "archive entry '../evil.dcm' has a '..' part ...")]
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import stat
+import tarfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from ..errors import NotFoundError
+
+__all__ = ["Source", "expand"]
+
+_TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file: ``display`` is what the report shows; ``path`` is readable
+    on disk (``None`` when ``refused`` says why it is not imported)."""
+
+    display: str
+    path: Path | None
+    from_archive: bool = False
+    refused: str | None = None
+
+
+def _archive_kind(path: Path, sniff: bool) -> str | None:
+    name = path.name.lower()
+    if name.endswith(".zip"):
+        return "zip"
+    if name.endswith(_TAR_SUFFIXES):
+        return "tar"
+    if sniff:  # a file named by the user: look at its first bytes too
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        if magic.startswith(b"PK\x03\x04"):
+            return "zip"
+        if magic.startswith(b"\x1f\x8b"):
+            return "tar" if tarfile.is_tarfile(path) else None
+    return None
+
+
+def expand(paths: str | os.PathLike | Iterable[str | os.PathLike], staging: Path
+           ) -> Iterator[Source]:
+    """Yield a :class:`Source` per file under ``paths`` (folders recurse, sorted)."""
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    folders = (staging / f"{n}" for n in itertools.count())  # one per archive
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                yield from _file(file, folders, sniff=False)
+        elif path.is_file():
+            yield from _file(path, folders, sniff=True)
+        else:
+            raise NotFoundError(f"No file or folder {str(path)!r} to import. Check the path"
+                                " (relative paths start from the notebook's folder).",
+                                field="paths", value=str(path))
+
+
+def _file(path: Path, folders: Iterator[Path], sniff: bool) -> Iterator[Source]:
+    try:
+        kind = _archive_kind(path, sniff)
+    except OSError as e:
+        yield Source(str(path), None, refused=f"cannot read the file: {e.strerror or e}")
+        return
+    if kind is None:
+        yield Source(str(path), path)
+        return
+    extract = _zip_entries if kind == "zip" else _tar_entries
+    try:
+        yield from extract(path, next(folders))
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as e:
+        yield Source(str(path), None, refused=f"cannot read the archive: {e}")
+
+
+def _unsafe(name: str) -> str | None:
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if pure.is_absolute() or (len(name) > 1 and name[1] == ":"):
+        return f"archive entry {name!r} has an absolute path; it is never extracted"
+    if ".." in pure.parts:
+        return f"archive entry {name!r} has a '..' part that would leave the archive's folder"
+    return None
+
+
+def _zip_entries(archive: Path, folder: Path) -> Iterator[Source]:
+    with zipfile.ZipFile(archive) as z:
+        for index, info in enumerate(z.infolist()):
+            if info.is_dir():
+                continue
+            display = f"{archive}!/{info.filename.lstrip('/')}"
+            if info.filename.startswith("/"):
+                display = f"{archive}!{info.filename}"
+            refused = _unsafe(info.filename)
+            if refused is None and stat.S_ISLNK(info.external_attr >> 16):
+                refused = f"archive entry {info.filename!r} is a link; links are not followed"
+            if refused:
+                yield Source(display, None, True, refused)
+                continue
+            target = _target(folder, index)
+            with z.open(info) as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            yield Source(display, target, True)
+
+
+def _tar_entries(archive: Path, folder: Path) -> Iterator[Source]:
+    with tarfile.open(archive) as tar:
+        for index, member in enumerate(tar):
+            if member.isdir():
+                continue
+            display = f"{archive}!/{member.name.lstrip('/')}"
+            refused = _unsafe(member.name)
+            if refused is None and (member.issym() or member.islnk()):
+                refused = f"archive entry {member.name!r} is a link; links are not followed"
+            elif refused is None and not member.isfile():
+                refused = f"archive entry {member.name!r} is not a regular file"
+            if refused:
+                yield Source(display, None, True, refused)
+                continue
+            target = _target(folder, index)
+            with tar.extractfile(member) as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            yield Source(display, target, True)
+
+
+def _target(folder: Path, index: int) -> Path:
+    # Entries are written under a number, never under their own name: nothing an
+    # archive says can choose where a file lands.
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{index:08d}.dcm"

@@ -1,0 +1,148 @@
+"""Pure rules about series: UIDs, patient age, the ``auto`` range, and ``Volume``.
+
+>>> is_valid_uid("1.2.840.10008.1.2"), is_valid_uid("1.2.abc")
+(True, False)
+>>> age_in_years("045Y"), age_in_years("018M"), age_in_years(None, "1970-05-14", "2024-03-01")
+(45, 1, 53)
+>>> auto_partial_volume(ImageRange.parse("1,3-62"), {1: 0.0})
+PartialVolume(start=1, end=1, delta=1)
+>>> auto_partial_volume(ImageRange.parse("2-61,70"), {2: -100.0, 61: 200.0})
+PartialVolume(start=61, end=2, delta=-1)
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from .._repr import card_html, card_text
+from ..errors import ValidationError
+from .image_range import ImageRange
+from .partial_volume import PartialVolume
+
+__all__ = ["Volume", "age_in_years", "auto_partial_volume", "is_valid_uid"]
+
+_AGE = re.compile(r"^(\d{3})([DWMY])$")
+_DAYS_PER_UNIT = {"D": 1, "W": 7, "M": 365.25 / 12, "Y": 365.25}
+
+
+def is_valid_uid(uid: object) -> bool:
+    """A DICOM UID: digits in dot-separated components, at most 64 characters.
+
+    Components may not have leading zeros (PS3.5 9.1); CIRCUS only asks for digits
+    and dots, so we accept a leading zero too rather than refuse real-world files.
+    """
+    return (isinstance(uid, str) and 0 < len(uid) <= 64
+            and re.fullmatch(r"[0-9]+(\.[0-9]+)*", uid) is not None)
+
+
+def age_in_years(patient_age: str | None, birth_date: str | date | None = None,
+                 on: str | date | None = None) -> int | None:
+    """Whole years from a DICOM PatientAge (``nnnY/M/W/D``), else from birth and study date."""
+    match = _AGE.match(patient_age.strip()) if isinstance(patient_age, str) else None
+    if match:
+        return int(int(match[1]) * _DAYS_PER_UNIT[match[2]] // 365.25)
+    born, seen = _as_date(birth_date), _as_date(on)
+    if born is None or seen is None or seen < born:
+        return None
+    return seen.year - born.year - ((seen.month, seen.day) < (born.month, born.day))
+
+
+def _as_date(value: str | date | None) -> date | None:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        digits = value.replace("-", "").strip()
+        if len(digits) == 8 and digits.isdigit():
+            try:
+                return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+            except ValueError:
+                return None
+    return None
+
+
+def auto_partial_volume(images: ImageRange, z_of: Mapping[int, float | None],
+                        series_uid: str = "") -> PartialVolume:
+    """The CIRCUS ``auto`` range: the first consecutive run of instance numbers,
+    oriented head (high z) to feet.
+
+    ``z_of`` maps an instance number to its ImagePositionPatient z (``None`` or
+    absent when the file has no position).
+
+    Raises
+    ------
+    ValidationError
+        If the series has no images, or the first or last image of the run has no
+        ImagePositionPatient (the orientation cannot be told).
+    """
+    if not images:
+        raise ValidationError(f"Series {series_uid} has no images, so it has no auto range.",
+                              field="images", value=str(images))
+    first, last = images.segments()[0]
+    if first == last:
+        return PartialVolume(first, first, 1)
+    missing = [n for n in (first, last) if z_of.get(n) is None]
+    if missing:
+        raise ValidationError(
+            f"The auto range of series {series_uid} needs ImagePositionPatient of images"
+            f" {first} and {last} to tell head from feet, but image {missing[0]} has none."
+            f" Give the range explicitly, e.g. ({first}, {last}, 1).",
+            field="ImagePositionPatient", value=missing[0])
+    if z_of[first] >= z_of[last]:
+        return PartialVolume(first, last, 1)
+    return PartialVolume(last, first, -1)
+
+
+@dataclass(frozen=True, eq=False)
+class Volume:
+    """Voxels of one series range: ``array`` (z, y, x) float32 in rescaled units.
+
+    ``instance_numbers`` and ``positions`` follow the volume's z order;
+    ``spacing`` is (z, y, x) in mm.
+    """
+
+    array: np.ndarray
+    instance_numbers: tuple[int, ...]
+    spacing: tuple[float, float, float]
+    positions: tuple[tuple[float, float, float] | None, ...]
+    series_uid: str = ""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.array.shape
+
+    def _rows(self) -> list[tuple[str, object]]:
+        pv = _as_range_text(self.instance_numbers)
+        return [
+            ("series", self.series_uid),
+            ("shape (z, y, x)", " x ".join(map(str, self.array.shape))),
+            ("spacing (mm)", ", ".join(f"{s:g}" for s in self.spacing)),
+            ("images", pv),
+            ("values", f"{float(self.array.min()):g} .. {float(self.array.max()):g}"
+             if self.array.size else "—"),
+        ]
+
+    def __repr__(self) -> str:
+        shape = "x".join(map(str, self.array.shape))
+        return f"<Volume {shape} spacing={tuple(round(s, 3) for s in self.spacing)}>"
+
+    def __str__(self) -> str:
+        return card_text("Volume", self._rows())
+
+    def _repr_html_(self) -> str:
+        return card_html("Volume", self._rows())
+
+
+def _as_range_text(numbers: Sequence[int]) -> str:
+    if len(numbers) < 2:
+        return ", ".join(map(str, numbers))
+    delta = numbers[1] - numbers[0]
+    steps = {b - a for a, b in itertools.pairwise(numbers)}
+    if steps == {delta} and delta != 0 and PartialVolume.is_valid(numbers[0], numbers[-1], delta):
+        return PartialVolume(numbers[0], numbers[-1], delta).describe()
+    return ", ".join(map(str, numbers[:3])) + ", ..."

@@ -1,0 +1,144 @@
+"""Series, instances and thumbnails: the SQL side.
+
+Batches go in as DataFrames (one ``INSERT ... SELECT`` each), never a row at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from ..domain.image_range import ImageRange
+from .accounts import not_found, now
+
+Con = duckdb.DuckDBPyConnection
+
+SERIES_COLUMNS = (
+    "series_uid", "study_uid", "domain", "images", "image_count", "width", "height",
+    "series_date", "modality", "series_description", "body_part", "station_name",
+    "model_name", "manufacturer", "patient_id", "patient_name", "birth_date", "age", "sex",
+    "patient_size", "patient_weight", "parameters", "created_at", "updated_at",
+)
+INSTANCE_COLUMNS = (
+    "series_uid", "instance_number", "sop_instance_uid", "path", "managed", "size", "mtime",
+    "position_x", "position_y", "position_z", "orientation", "slice_location", "rows",
+    "columns", "transfer_syntax", "window_center", "window_width", "imported_at",
+)
+
+
+def _insert(con: Con, table: str, frame: pd.DataFrame) -> None:
+    con.register("_batch", frame)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _batch")
+    finally:
+        con.unregister("_batch")
+
+
+def series_domains(con: Con, uids: Iterable[str]) -> dict[str, str]:
+    """The domain of each of ``uids`` that is already in the catalog."""
+    rows = con.execute("SELECT series_uid, domain FROM series WHERE list_contains(?, series_uid)",
+                       [sorted(set(uids))]).fetchall()
+    return dict(rows)
+
+
+def stored_instances(con: Con, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple]:
+    """``(series_uid, instance_number) -> (path, managed, size)`` for the keys present."""
+    if not keys:
+        return {}
+    wanted = pd.DataFrame(keys, columns=["series_uid", "instance_number"])
+    con.register("_wanted", wanted)
+    try:
+        rows = con.execute(
+            """SELECT i.series_uid, i.instance_number, i.path, i.managed, i.size
+               FROM instances i JOIN _wanted w USING (series_uid, instance_number)"""
+        ).fetchall()
+    finally:
+        con.unregister("_wanted")
+    return {(uid, n): (path, managed, size) for uid, n, path, managed, size in rows}
+
+
+def insert_series(con: Con, rows: list[dict[str, Any]]) -> None:
+    """New series rows; ``images`` is filled in by :func:`refresh_images`."""
+    if not rows:
+        return
+    stamp = now()
+    frame = pd.DataFrame(rows)
+    frame["images"] = ""
+    frame["image_count"] = 0
+    frame["created_at"] = stamp
+    frame["updated_at"] = stamp
+    frame["birth_date"] = pd.to_datetime(frame["birth_date"]).dt.date
+    _insert(con, "series", frame[list(SERIES_COLUMNS)])
+
+
+def insert_instances(con: Con, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    frame = pd.DataFrame(rows)
+    frame["imported_at"] = now()
+    _insert(con, "instances", frame[list(INSTANCE_COLUMNS)])
+
+
+def refresh_images(con: Con, uids: Iterable[str]) -> None:
+    """Recompute ``images`` and ``image_count`` of series from their instances."""
+    rows = con.execute(
+        """SELECT series_uid, list(instance_number ORDER BY instance_number)
+           FROM instances WHERE list_contains(?, series_uid) GROUP BY series_uid""",
+        [sorted(set(uids))],
+    ).fetchall()
+    stamp = now()
+    for uid, numbers in rows:
+        con.execute("UPDATE series SET images = ?, image_count = ?, updated_at = ?"
+                    " WHERE series_uid = ?", [str(ImageRange(numbers)), len(numbers), stamp, uid])
+
+
+def load_series(con: Con, uid: str) -> dict[str, Any]:
+    """One series row as a dict, or ``NotFoundError``."""
+    cursor = con.execute(f"SELECT {', '.join(SERIES_COLUMNS)} FROM series WHERE series_uid = ?",
+                         [uid])
+    row = cursor.fetchone()
+    if row is None:
+        known = [r[0] for r in con.execute(
+            "SELECT series_uid FROM series WHERE starts_with(series_uid, ?) LIMIT 50",
+            [uid[: max(len(uid) - 6, 1)]]).fetchall()]
+        raise not_found("series", uid, known, "Find series with store.search_series().")
+    return dict(zip(SERIES_COLUMNS, row, strict=True))
+
+
+def instances_frame(con: Con, uid: str, numbers: Sequence[int] | None = None) -> pd.DataFrame:
+    """Instances of a series by instance number (all, or those in ``numbers``)."""
+    where = "" if numbers is None else "AND list_contains(?, instance_number)"
+    params: list[Any] = [uid] if numbers is None else [uid, list(numbers)]
+    return con.execute(
+        f"""SELECT {', '.join(INSTANCE_COLUMNS)} FROM instances
+            WHERE series_uid = ? {where} ORDER BY instance_number""", params).df()
+
+
+def z_positions(con: Con, uid: str, numbers: Sequence[int]) -> dict[int, float | None]:
+    rows = con.execute(
+        """SELECT instance_number, position_z FROM instances
+           WHERE series_uid = ? AND list_contains(?, instance_number)""",
+        [uid, list(numbers)]).fetchall()
+    return dict(rows)
+
+
+def counts(con: Con) -> tuple[int, int]:
+    """How many series and instances the catalog holds."""
+    return con.execute(
+        "SELECT (SELECT count(*) FROM series), (SELECT count(*) FROM instances)").fetchone()
+
+
+def get_thumbnail(con: Con, uid: str, number: int, size: int) -> tuple[int, int, bytes] | None:
+    return con.execute(
+        """SELECT height, width, pixels FROM thumbnails
+           WHERE series_uid = ? AND instance_number = ? AND size = ?""",
+        [uid, number, size]).fetchone()
+
+
+def put_thumbnail(con: Con, uid: str, number: int, size: int, height: int, width: int,
+                  pixels: bytes) -> None:
+    con.execute("INSERT OR REPLACE INTO thumbnails VALUES (?, ?, ?, ?, ?, ?)",
+                [uid, number, size, height, width, pixels])
