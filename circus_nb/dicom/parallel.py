@@ -12,6 +12,8 @@ import contextlib
 import multiprocessing
 import os
 import sys
+import threading
+import time
 import types
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -58,8 +60,24 @@ def _get_pool() -> ProcessPoolExecutor:
         context = multiprocessing.get_context(method)
         if method == "forkserver":
             context.set_forkserver_preload(["circus_nb.dicom.header"])
-        _pool = ProcessPoolExecutor(_workers(), mp_context=context)
+        _pool = ProcessPoolExecutor(_workers(), mp_context=context,
+                                    initializer=_exit_with, initargs=(os.getpid(),))
     return _pool
+
+
+def _exit_with(pid: int) -> None:
+    """In a worker: leave when process ``pid`` (the importer) is gone, even if it was
+    killed with no chance to stop its workers."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="circus-nb-parent-watch").start()
 
 
 @atexit.register
