@@ -72,12 +72,20 @@ CEILING_WORKERS = 2
 CEILING_CHUNKSIZE = 32
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "import_bench.json"
 PACKAGES = ("circus-nb", "pydicom", "duckdb", "numpy")
+IMPORT_LABELS = {
+    "import_reference": "import_dicom mode=reference",
+    "import_copy": "import_dicom mode=copy",
+    "naive_loop": "naive loop: dcmread + INSERT per file",
+    "parse_ceiling": f"parse ceiling: {CEILING_WORKERS} processes, headers only",
+    "copytree": "shutil.copytree",
+}
 NOTES = (
     "page cache warm: every file was read once before timing started",
     "import: the package's worker pool starts during the first import run (median of 3)",
     f"parse ceiling: {CEILING_WORKERS}-process pool, chunked map of dcmread(path,"
     " stop_before_pixels=True); pool start-up excluded (warmed with a trivial task)",
-    "os.sync() between repetitions, outside the timing",
+    "imports and baselines run in 3 rounds of one run each; medians;"
+    " os.sync() after each run, outside the timing",
 )
 
 
@@ -187,14 +195,17 @@ def parse_header(path: str) -> None:
     pydicom.dcmread(path, stop_before_pixels=True)
 
 
-def parse_ceiling_runs(paths: list[Path]) -> list[float]:
+def started_pool() -> ProcessPoolExecutor:
+    """The ceiling's pool, its workers already running (start-up is not timed)."""
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(CEILING_WORKERS, mp_context=multiprocessing.get_context(method))
+    list(pool.map(abs, range(CEILING_WORKERS)))
+    return pool
+
+
+def parse_ceiling_once(pool: ProcessPoolExecutor, paths: list[Path]) -> float:
     names = [str(path) for path in paths]
-    with ProcessPoolExecutor(CEILING_WORKERS,
-                             mp_context=multiprocessing.get_context(method)) as pool:
-        list(pool.map(abs, range(CEILING_WORKERS)))  # start the workers before timing
-        return [timed(lambda: list(pool.map(parse_header, names, chunksize=CEILING_CHUNKSIZE)))
-                for _ in range(REPEATS)]
+    return timed(lambda: list(pool.map(parse_header, names, chunksize=CEILING_CHUNKSIZE)))
 
 
 def copytree_once(folder: Path, scratch: Path) -> float:
@@ -205,23 +216,22 @@ def copytree_once(folder: Path, scratch: Path) -> float:
 
 
 def measure_imports(folder: Path, scratch: Path, paths: list[Path]) -> dict[str, Measurement]:
+    """Imports and baselines in rounds, each round running every one of them once, so a
+    slow spell of the machine (or of its disk) hits them all alike."""
     files = len(paths)
-
-    def repeat(action: Callable[[], float]) -> list[float]:
-        return [action() for _ in range(REPEATS)]
-
-    return {
-        "import_reference": throughput("import_dicom mode=reference", files, repeat(
-            lambda: import_once(folder, scratch, "reference", files))),
-        "import_copy": throughput("import_dicom mode=copy", files, repeat(
-            lambda: import_once(folder, scratch, "copy", files))),
-        "naive_loop": throughput("naive loop: dcmread + INSERT per file", files, repeat(
-            lambda: naive_loop_once(folder, scratch))),
-        "parse_ceiling": throughput(f"parse ceiling: {CEILING_WORKERS} processes, headers",
-                                    files, parse_ceiling_runs(paths)),
-        "copytree": throughput("shutil.copytree", files, repeat(
-            lambda: copytree_once(folder, scratch))),
-    }
+    with started_pool() as pool:
+        actions = {
+            "import_reference": lambda: import_once(folder, scratch, "reference", files),
+            "import_copy": lambda: import_once(folder, scratch, "copy", files),
+            "naive_loop": lambda: naive_loop_once(folder, scratch),
+            "parse_ceiling": lambda: parse_ceiling_once(pool, paths),
+            "copytree": lambda: copytree_once(folder, scratch),
+        }
+        runs: dict[str, list[float]] = {name: [] for name in actions}
+        for _ in range(REPEATS):
+            for name, action in actions.items():
+                runs[name].append(action())
+    return {name: throughput(IMPORT_LABELS[name], files, runs[name]) for name in actions}
 
 
 # ---------------------------------------------------------------- volume and thumbnails
@@ -299,7 +309,8 @@ def table(results: dict[str, Measurement], checks: list[dict]) -> str:
                      m.unit) if k == 0 else ("", "", "")
             lines.append(first + verdict_cells(results, check, m.unit))
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
-    text = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+    text = ["  ".join(cell.rjust(w) if i == 1 else cell.ljust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
             for row in [header, *lines]]
     return "\n".join([text[0], "  ".join("-" * w for w in widths), *text[1:]])
 
@@ -323,6 +334,7 @@ def machine() -> dict:
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)),
         "memory_total_bytes": memory_total(),
+        "load_average_at_end": os.getloadavg(),
         "packages": {name: importlib.metadata.version(name) for name in PACKAGES},
     }
 
@@ -353,6 +365,7 @@ def report(results: dict[str, Measurement], checks: list[dict], settings: dict) 
 
 
 def run(root: Path, n: int) -> tuple[dict[str, Measurement], dict]:
+    load = os.getloadavg()
     print(f"Writing {n} slices of {SLICE_SIZE} x {SLICE_SIZE}...", flush=True)
     imports, volume_folder, volume_uid = write_data(root, n)
     paths = dicom_files(imports)
@@ -367,7 +380,7 @@ def run(root: Path, n: int) -> tuple[dict[str, Measurement], dict]:
                 "slice_size": SLICE_SIZE, "import_bytes": data_bytes, "repeats": REPEATS,
                 "volume_slices": VOLUME_SLICES, "volume_repeats": VOLUME_REPEATS,
                 "thumbnail_size": THUMBNAIL_SIZE, "thumbnail_instances": THUMBNAIL_INSTANCES,
-                "thumbnail_fetches": THUMBNAIL_FETCHES}
+                "thumbnail_fetches": THUMBNAIL_FETCHES, "load_average_at_start": load}
     return results, settings
 
 
@@ -400,6 +413,8 @@ def main() -> int:
     print()
     for note in NOTES:
         print(f"* {note}")
+    print("* load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}; other busy processes"
+          " skew the figures".format(*settings["load_average_at_start"]))
     failed = [c for c in checks if not c["passed"]]
     names = [c["measurement"] + (f" vs {c['baseline']}" if c["baseline"] else "")
              for c in failed]

@@ -7,20 +7,26 @@
 
 from ._version import __version__
 from .api import Store
+from .api.importing import ImportReport
+from .api.series import Series
 from .demo import demo_store
 from .domain import ImageRange, PartialVolume, Project
+from .domain.series import Volume
 from .errors import CircusError, NotFoundError, PermissionDenied, RevisionConflict, ValidationError
 
 __all__ = [
     "CircusError",
     "ImageRange",
+    "ImportReport",
     "NotFoundError",
     "PartialVolume",
     "PermissionDenied",
     "Project",
     "RevisionConflict",
+    "Series",
     "Store",
     "ValidationError",
+    "Volume",
     "__version__",
     "demo_store",
 ]

@@ -140,6 +140,7 @@ def test_a_series_stays_in_the_domain_of_its_first_import(imported, samples):
     assert snapshot(imported) == before
 
 
+@pytest.mark.filterwarnings("ignore:Invalid value for VR UI")  # a bad UID on purpose
 def test_bad_files_get_their_status_and_never_stop_the_others(store, samples, tmp_path):
     good = samples[1]["abdomen_ct"].folder / "IM00002.dcm"
     folder = tmp_path / "mixed"
