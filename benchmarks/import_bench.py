@@ -26,8 +26,10 @@ measurements run with the files in the page cache. Then, in one run, on those fi
 * thumbnails: ``series.thumbnail(n, 128)`` for 50 instances fills the cache, then
   200 cached fetches are timed one by one (median and 95th percentile).
 
-Imports and baselines are repeated 3 times (a fresh store or target each time) and
-the median is reported; ``os.sync()`` runs between repetitions, outside the timing.
+Imports and baselines run 3 times each (a fresh store or target each time), in
+rounds that run every one of them once, so a slow spell of the machine or its disk
+hits them all alike; the median is reported. ``os.sync()`` follows each run, outside
+the timing. Other busy processes skew the figures: the load average is recorded.
 The table compares each figure with its target and says PASS or FAIL; the JSON file
 holds every run, ratio and target plus facts about the machine. A failed target
 does not change the exit status: this is a measurement, not a test.
@@ -323,7 +325,7 @@ def verdict_cells(results: dict[str, Measurement], check: dict | None,
     if check["baseline"] is None:
         return "", f"< {check['threshold']:g} {unit}", result
     against = results[check["baseline"]].label.split(":")[0]
-    return (f"{check['ratio']:.2f} x {against}", f">= {check['threshold']:.2f} x", result)
+    return (f"{check['ratio']:.3f} x {against}", f">= {check['threshold']:.2f} x", result)
 
 
 def machine() -> dict:
