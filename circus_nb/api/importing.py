@@ -35,7 +35,8 @@ __all__ = ["STATUSES", "ImportReport", "import_dicom"]
 STATUSES = ("imported", "already_present", "not_dicom", "unreadable", "no_instance_number",
             "invalid_uid", "conflict")
 MODES = ("copy", "reference")
-CHUNK = 256
+READ_CHUNK = 64  # files a worker reads at a time: small, so the pipeline fills fast
+COMMIT_EVERY = 512  # files a transaction holds: large, so per-transaction costs stay small
 _REPORT_COLUMNS = ["path", "status", "reason", "series_uid", "instance_number"]
 
 
@@ -94,6 +95,13 @@ class _Chunk:
     accepted: list[tuple[int, Source, Header, Path | None]] = field(default_factory=list)
     new_series: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def numbers_by_series(self) -> dict[str, list[int]]:
+        numbers: dict[str, list[int]] = {}
+        for _, _, header, _ in self.accepted:
+            numbers.setdefault(header.instance["series_uid"], []).append(
+                header.instance["instance_number"])
+        return numbers
+
 
 class _Importer:
     def __init__(self, catalog: Catalog, domain: str, mode: str):
@@ -116,13 +124,22 @@ class _Importer:
             else:
                 readable.append((index, source))
         bar.update(len(sources) - len(readable))
-        chunks = [readable[k:k + CHUNK] for k in range(0, len(readable), CHUNK)]
-        paths = [[str(source.path) for _, source in chunk] for chunk in chunks]
-        for chunk, headers in zip(chunks, read_header_chunks(paths), strict=True):
-            self.import_chunk(chunk, headers)
+        chunks = [readable[k:k + READ_CHUNK] for k in range(0, len(readable), READ_CHUNK)]
+        paths = [[source.path for _, source in chunk] for chunk in chunks]
+        batch: list[tuple[int, Source]] = []
+        headers: list[Header] = []
+        for chunk, read in zip(chunks, read_header_chunks(paths), strict=True):
+            batch += chunk
+            headers += read
+            if len(batch) >= COMMIT_EVERY:
+                self.import_batch(batch, headers)
+                batch, headers = [], []
             bar.update(len(chunk))
+        if batch:
+            self.import_batch(batch, headers)
 
-    def import_chunk(self, chunk: list[tuple[int, Source]], headers: list[Header]) -> None:
+    def import_batch(self, chunk: list[tuple[int, Source]], headers: list[Header]) -> None:
+        """Decide, place the files, then write the rows: one transaction."""
         decided = self.decide(chunk, headers)
         placed = self.place(decided)
         try:
@@ -130,8 +147,7 @@ class _Importer:
                 series_sql.insert_series(con, list(decided.new_series.values()))
                 series_sql.insert_instances(con, [self.instance_row(h, dest, s)
                                                   for _, s, h, dest in decided.accepted])
-                series_sql.refresh_images(con, {h.instance["series_uid"]
-                                                for _, _, h, _ in decided.accepted})
+                series_sql.add_images(con, decided.numbers_by_series())
         except BaseException:
             for dest in placed:  # no row will point at them
                 dest.unlink(missing_ok=True)
@@ -163,7 +179,7 @@ class _Importer:
                 status, reason = self.compare(previous, source)
                 self.report(index, source, status, reason, header)
                 continue
-            in_chunk[key] = (str(source.path), False, header.instance["size"])
+            in_chunk[key] = (source.path, False, header.instance["size"])
             if uid not in domains and uid not in decided.new_series:
                 decided.new_series[uid] = self.series_row(header, source)
             decided.accepted.append((index, source, header, self.destination(key, source)))
@@ -196,8 +212,8 @@ class _Importer:
         return self.catalog.data_dir / uid / f"{number:08d}.dcm"
 
     def instance_row(self, header: Header, dest: Path | None, source: Source) -> dict[str, Any]:
-        if dest is None:
-            return {**header.instance, "path": str(Path(source.path).resolve()), "managed": False}
+        if dest is None:  # sources are absolute already
+            return {**header.instance, "path": source.path, "managed": False}
         relative = dest.relative_to(self.catalog.root).as_posix()
         return {**header.instance, "path": relative, "managed": True}
 

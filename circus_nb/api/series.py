@@ -97,19 +97,28 @@ class Series:
         pv = self.partial_volume(pv)
         numbers = pv.to_list()
         rows = self.instances().set_index("instance_number").loc[numbers]
-        slices = [read_image(self._store._file(path, managed))
-                  for path, managed in zip(rows["path"], rows["managed"], strict=True)]
-        shapes = {s.shape for s in slices}
-        if len(shapes) > 1:
-            odd = next(n for n, s in zip(numbers, slices, strict=True)
-                       if s.shape != slices[0].shape)
-            raise CircusError(f"Images of series {self.series_uid} differ in size"
-                              f" ({', '.join(map(str, sorted(shapes)))}; image {odd} first"
-                              " differs), so they do not stack into one volume. Choose a range"
-                              " of same-sized images.", value=sorted(shapes))
+        sizes = [tuple(None if pd.isna(v) else int(v) for v in pair)
+                 for pair in zip(rows["rows"], rows["columns"], strict=True)]
+        self._require_one_size(numbers, sizes)
+        files = [self._store._file(path, managed)
+                 for path, managed in zip(rows["path"], rows["managed"], strict=True)]
+        first = read_image(files[0])
+        array = np.empty((len(files), *first.shape), np.float32)
+        array[0] = first
+        for i, file in enumerate(files[1:], start=1):
+            read_image(file, out=array[i])  # straight into the volume: no copies
         positions = tuple(_position(r) for r in rows.itertuples())
-        return Volume(np.stack(slices), tuple(numbers), self._spacing(rows, positions), positions,
+        return Volume(array, tuple(numbers), self._spacing(rows, positions), positions,
                       self.series_uid)
+
+    def _require_one_size(self, numbers: list[int], sizes: list[tuple]) -> None:
+        odd = next((i for i, size in enumerate(sizes) if size != sizes[0]), None)
+        if odd is not None:
+            raise CircusError(
+                f"Images of series {self.series_uid} differ in size (image {numbers[0]} is"
+                f" {sizes[0][0]} x {sizes[0][1]}, image {numbers[odd]} is {sizes[odd][0]} x"
+                f" {sizes[odd][1]}), so they do not stack into one volume. Choose a range of"
+                " same-sized images.", value=numbers[odd])
 
     def _spacing(self, rows: pd.DataFrame, positions: tuple) -> tuple[float, float, float]:
         pixel = self.parameters.get("PixelSpacing")

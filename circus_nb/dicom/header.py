@@ -22,7 +22,7 @@ import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pydicom
@@ -167,68 +167,94 @@ def _get(ds: Dataset, keyword: str, kind: type | None = None) -> Any:
         return None
 
 
-def _first(value: Any) -> float | None:
-    """The first number of a possibly multi-valued element (WindowCenter...)."""
-    if value is None:
+# Read for every file straight from the raw bytes: pydicom's value conversion
+# costs as much as parsing the header, and we need only these few.
+_SERIES_UID, _INSTANCE_NUMBER, _SOP_UID = 0x0020000E, 0x00200013, 0x00080018
+_POSITION, _ORIENTATION, _SLICE_LOCATION = 0x00200032, 0x00200037, 0x00201041
+_ROWS, _COLUMNS, _WINDOW_CENTER, _WINDOW_WIDTH = 0x00280010, 0x00280011, 0x00281050, 0x00281051
+
+
+def _texts(ds: Dataset, tag: int) -> list[str] | None:
+    """The values of a text element (UI, IS, DS...), split at backslashes."""
+    element = ds.get_item(tag)
+    if element is None:
         return None
+    value = element.value
+    if isinstance(value, bytes):
+        text = value.decode("latin-1").strip("\x00 ")
+        return [part.strip() for part in text.split("\\")] if text else None
+    if value is None or value == "":
+        return None
+    if isinstance(value, pydicom.multival.MultiValue | list | tuple):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _numbers(ds: Dataset, tag: int, count: int | None = None) -> list[float] | None:
+    texts = _texts(ds, tag)
     try:
-        return float(value[0] if isinstance(value, pydicom.multival.MultiValue) else value)
-    except (ValueError, TypeError, IndexError):
+        numbers = [float(t) for t in texts] if texts else None
+    except ValueError:
         return None
+    return numbers if numbers and (count is None or len(numbers) == count) else None
 
 
-def _floats(value: Any, n: int) -> list[float] | None:
+def _unsigned_short(ds: Dataset, tag: int) -> int | None:
+    element = ds.get_item(tag)
+    if element is None:
+        return None
+    value = element.value
+    if isinstance(value, bytes):
+        order = "little" if element.is_little_endian else "big"
+        return int.from_bytes(value, order) if len(value) == 2 else None
+    return value if isinstance(value, int) else None
+
+
+def _instance_number(texts: list[str] | None) -> int | None:
     try:
-        numbers = [float(v) for v in value]
-    except (ValueError, TypeError):
+        number = float(texts[0]) if texts else None
+    except ValueError:
         return None
-    return numbers if len(numbers) == n else None
-
-
-def _instance_number(ds: Dataset) -> int | None:
-    raw = _get(ds, "InstanceNumber", float)
-    return int(raw) if raw is not None and raw.is_integer() else None
+    return int(number) if number is not None and number.is_integer() else None
 
 
 def _header_from(ds: Dataset, stat: os.stat_result, with_series: Any) -> Header:
-    series_uid = _get(ds, "SeriesInstanceUID", str)
+    uid_texts = _texts(ds, _SERIES_UID)
+    series_uid = uid_texts[0] if uid_texts and len(uid_texts) == 1 else None
     if not is_valid_uid(series_uid):
-        return Header("invalid_uid", f"SeriesInstanceUID {series_uid!r} is not a valid UID"
+        shown = "\\".join(uid_texts) if uid_texts else None
+        return Header("invalid_uid", f"SeriesInstanceUID {shown!r} is not a valid UID"
                       " (digits and dots, at most 64 characters). (Series UID of this DICOM"
                       " file is invalid.)")
-    number = _instance_number(ds)
+    number_texts = _texts(ds, _INSTANCE_NUMBER)
+    number = _instance_number(number_texts)
     if number is None or number < 1:
-        seen = ds.get("InstanceNumber", None) if "InstanceNumber" in ds else None
-        return Header("no_instance_number", f"InstanceNumber is {_raw_text(ds, seen)}; it"
-                      " must be a whole number >= 1. (Instance number not set)")
-    position = _floats(_get(ds, "ImagePositionPatient") or (), 3) or [None] * 3
+        seen = repr("\\".join(number_texts)) if number_texts else "missing"
+        return Header("no_instance_number", f"InstanceNumber is {seen}; it must be a whole"
+                      " number >= 1. (Instance number not set)")
+    position = _numbers(ds, _POSITION, 3) or [None] * 3
+    sop = _texts(ds, _SOP_UID)
+    center, width = _numbers(ds, _WINDOW_CENTER), _numbers(ds, _WINDOW_WIDTH)
+    slice_location = _numbers(ds, _SLICE_LOCATION, 1)
     instance = {
         "series_uid": series_uid,
         "instance_number": number,
-        "sop_instance_uid": _get(ds, "SOPInstanceUID", str),
+        "sop_instance_uid": sop[0] if sop else None,
         "size": stat.st_size,
         "mtime": stat.st_mtime,
         "position_x": position[0],
         "position_y": position[1],
         "position_z": position[2],
-        "orientation": _floats(_get(ds, "ImageOrientationPatient") or (), 6),
-        "slice_location": _get(ds, "SliceLocation", float),
-        "rows": _get(ds, "Rows", int),
-        "columns": _get(ds, "Columns", int),
+        "orientation": _numbers(ds, _ORIENTATION, 6),
+        "slice_location": slice_location[0] if slice_location else None,
+        "rows": _unsigned_short(ds, _ROWS),
+        "columns": _unsigned_short(ds, _COLUMNS),
         "transfer_syntax": _transfer_syntax(ds),
-        "window_center": _first(_get(ds, "WindowCenter")),
-        "window_width": _first(_get(ds, "WindowWidth")),
+        "window_center": center[0] if center else None,
+        "window_width": width[0] if width else None,
     }
     wanted = with_series(series_uid) if callable(with_series) else with_series
     return Header("ok", "", instance, _series_values(ds, instance) if wanted else None)
-
-
-def _raw_text(ds: Dataset, element: Any) -> str:
-    if element is None:
-        return "missing"
-    raw = ds.get_item("InstanceNumber")
-    value = getattr(raw, "value", raw)
-    return repr(value.decode("latin-1", "replace") if isinstance(value, bytes) else value)
 
 
 def _transfer_syntax(ds: Dataset) -> str | None:
@@ -247,15 +273,15 @@ def _when(date_text: str | None, time_text: str | None) -> datetime | None:
         return None
 
 
-def _iso_date(text: str | None) -> str | None:
+def _date(text: str | None) -> date | None:
     stamp = _when(text, None)
-    return stamp.date().isoformat() if stamp else None
+    return stamp.date() if stamp else None
 
 
 def _series_values(ds: Dataset, instance: dict[str, Any]) -> dict[str, Any]:
     series_date = (_when(_get(ds, "SeriesDate", str), _get(ds, "SeriesTime", str))
                    or _when(_get(ds, "StudyDate", str), _get(ds, "StudyTime", str)))
-    birth = _iso_date(_get(ds, "PatientBirthDate", str))
+    birth = _date(_get(ds, "PatientBirthDate", str))
     sex = _get(ds, "PatientSex", str)
     return {
         "study_uid": _get(ds, "StudyInstanceUID", str),

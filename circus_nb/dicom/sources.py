@@ -36,17 +36,17 @@ _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 
 @dataclass(frozen=True)
 class Source:
-    """One input file: ``display`` is what the report shows; ``path`` is readable
-    on disk (``None`` when ``refused`` says why it is not imported)."""
+    """One input file: ``display`` is what the report shows; ``path`` is its
+    absolute path on disk (``None`` when ``refused`` says why it is not imported)."""
 
     display: str
-    path: Path | None
+    path: str | None
     from_archive: bool = False
     refused: str | None = None
 
 
-def _archive_kind(path: Path, sniff: bool) -> str | None:
-    name = path.name.lower()
+def _archive_kind(path: str, sniff: bool) -> str | None:
+    name = os.path.basename(path).lower()
     if name.endswith(".zip"):
         return "zip"
     if name.endswith(_TAR_SUFFIXES):
@@ -68,11 +68,11 @@ def expand(paths: str | os.PathLike | Iterable[str | os.PathLike], staging: Path
         paths = [paths]
     folders = (staging / f"{n}" for n in itertools.count())  # one per archive
     for given in paths:
-        path = Path(given)
-        if path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        path = os.path.abspath(given)
+        if os.path.isdir(path):
+            for file in _walk(path):
                 yield from _file(file, folders, sniff=False)
-        elif path.is_file():
+        elif os.path.isfile(path):
             yield from _file(path, folders, sniff=True)
         else:
             raise NotFoundError(f"No file or folder {str(path)!r} to import. Check the path"
@@ -80,20 +80,28 @@ def expand(paths: str | os.PathLike | Iterable[str | os.PathLike], staging: Path
                                 field="paths", value=str(path))
 
 
-def _file(path: Path, folders: Iterator[Path], sniff: bool) -> Iterator[Source]:
+def _walk(folder: str) -> Iterator[str]:
+    """Files below ``folder``, sorted, without a stat call per file."""
+    for parent, folders, files in os.walk(folder):
+        folders.sort()
+        for name in sorted(files):
+            yield os.path.join(parent, name)
+
+
+def _file(path: str, folders: Iterator[Path], sniff: bool) -> Iterator[Source]:
     try:
         kind = _archive_kind(path, sniff)
     except OSError as e:
-        yield Source(str(path), None, refused=f"cannot read the file: {e.strerror or e}")
+        yield Source(path, None, refused=f"cannot read the file: {e.strerror or e}")
         return
     if kind is None:
-        yield Source(str(path), path)
+        yield Source(path, path)
         return
     extract = _zip_entries if kind == "zip" else _tar_entries
     try:
         yield from extract(path, next(folders))
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as e:
-        yield Source(str(path), None, refused=f"cannot read the archive: {e}")
+        yield Source(path, None, refused=f"cannot read the archive: {e}")
 
 
 def _unsafe(name: str) -> str | None:
@@ -105,7 +113,7 @@ def _unsafe(name: str) -> str | None:
     return None
 
 
-def _zip_entries(archive: Path, folder: Path) -> Iterator[Source]:
+def _zip_entries(archive: str, folder: Path) -> Iterator[Source]:
     with zipfile.ZipFile(archive) as z:
         for index, info in enumerate(z.infolist()):
             if info.is_dir():
@@ -122,10 +130,10 @@ def _zip_entries(archive: Path, folder: Path) -> Iterator[Source]:
             target = _target(folder, index)
             with z.open(info) as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
-            yield Source(display, target, True)
+            yield Source(display, str(target), True)
 
 
-def _tar_entries(archive: Path, folder: Path) -> Iterator[Source]:
+def _tar_entries(archive: str, folder: Path) -> Iterator[Source]:
     with tarfile.open(archive) as tar:
         for index, member in enumerate(tar):
             if member.isdir():
@@ -142,7 +150,7 @@ def _tar_entries(archive: Path, folder: Path) -> Iterator[Source]:
             target = _target(folder, index)
             with tar.extractfile(member) as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
-            yield Source(display, target, True)
+            yield Source(display, str(target), True)
 
 
 def _target(folder: Path, index: int) -> Path:

@@ -61,38 +61,40 @@ def stored_instances(con: Con, keys: Sequence[tuple[str, int]]) -> dict[tuple[st
 
 
 def insert_series(con: Con, rows: list[dict[str, Any]]) -> None:
-    """New series rows; ``images`` is filled in by :func:`refresh_images`."""
+    """New series rows, with no images yet (see :func:`add_images`).
+
+    A batch brings few new series, for which plain inserts beat building a frame.
+    """
     if not rows:
         return
     stamp = now()
-    frame = pd.DataFrame(rows)
-    frame["images"] = ""
-    frame["image_count"] = 0
-    frame["created_at"] = stamp
-    frame["updated_at"] = stamp
-    frame["birth_date"] = pd.to_datetime(frame["birth_date"]).dt.date
-    _insert(con, "series", frame[list(SERIES_COLUMNS)])
+    values = {"images": "", "image_count": 0, "created_at": stamp, "updated_at": stamp}
+    placeholders = ", ".join("?" * len(SERIES_COLUMNS))
+    con.executemany(f"INSERT INTO series ({', '.join(SERIES_COLUMNS)}) VALUES ({placeholders})",
+                    [[{**row, **values}[c] for c in SERIES_COLUMNS] for row in rows])
 
 
 def insert_instances(con: Con, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    frame = pd.DataFrame(rows)
-    frame["imported_at"] = now()
-    _insert(con, "instances", frame[list(INSTANCE_COLUMNS)])
-
-
-def refresh_images(con: Con, uids: Iterable[str]) -> None:
-    """Recompute ``images`` and ``image_count`` of series from their instances."""
-    rows = con.execute(
-        """SELECT series_uid, list(instance_number ORDER BY instance_number)
-           FROM instances WHERE list_contains(?, series_uid) GROUP BY series_uid""",
-        [sorted(set(uids))],
-    ).fetchall()
     stamp = now()
-    for uid, numbers in rows:
+    columns = {c: [row.get(c, stamp) for row in rows] for c in INSTANCE_COLUMNS}
+    _insert(con, "instances", pd.DataFrame(columns))
+
+
+def add_images(con: Con, numbers_by_series: dict[str, list[int]]) -> None:
+    """Add instance numbers to the ``images`` (and ``image_count``) of series."""
+    if not numbers_by_series:
+        return
+    current = dict(con.execute("SELECT series_uid, images FROM series"
+                               " WHERE list_contains(?, series_uid)",
+                               [sorted(numbers_by_series)]).fetchall())
+    stamp = now()
+    for uid, numbers in numbers_by_series.items():
+        images = ImageRange.parse(current[uid]) if current[uid] else ImageRange()
+        images = images | numbers
         con.execute("UPDATE series SET images = ?, image_count = ?, updated_at = ?"
-                    " WHERE series_uid = ?", [str(ImageRange(numbers)), len(numbers), stamp, uid])
+                    " WHERE series_uid = ?", [str(images), len(images), stamp, uid])
 
 
 def load_series(con: Con, uid: str) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import circus_nb as cnb
-from circus_nb.api.importing import CHUNK
+from circus_nb.api.importing import COMMIT_EVERY
 from circus_nb.dicom.sample import write_ct_series
 
-N_FILES = 4 * CHUNK + 37
+N_FILES = 4 * COMMIT_EVERY + 37
 
 
 @pytest.fixture(scope="module")
@@ -73,15 +73,15 @@ def _finish_and_count(store_path: Path, folder: Path) -> dict[str, int]:
     return counts
 
 
-@pytest.mark.parametrize("kill_in", ["insert_instances", "refresh_images"])
+@pytest.mark.parametrize("kill_in", ["insert_instances", "add_images"])
 def test_kill_at_the_worst_moments(tmp_path, many_files, kill_in):
     # insert_instances: files of chunk 3 are in place, its rows not yet written;
-    # refresh_images: chunk 3's rows are written but not committed.
+    # add_images: chunk 3's rows are written but not committed.
     cnb.Store.create(tmp_path / "store").close()
     child = _import_in_child(tmp_path / "store", many_files, kill_in)
     assert child.wait(timeout=120) == -signal.SIGKILL, child.stderr.read()
     counts = _finish_and_count(tmp_path / "store", many_files)
-    assert counts["already_present"] == 2 * CHUNK  # exactly the two committed chunks
+    assert counts["already_present"] == 2 * COMMIT_EVERY  # exactly the two committed batches
 
 
 def test_kill_at_a_random_moment(tmp_path, many_files):
@@ -89,7 +89,7 @@ def test_kill_at_a_random_moment(tmp_path, many_files):
     data = tmp_path / "store" / "data"
     child = _import_in_child(tmp_path / "store", many_files, None)
     deadline = time.monotonic() + 60
-    while sum(1 for _ in data.rglob("*.dcm")) < CHUNK and time.monotonic() < deadline:
+    while sum(1 for _ in data.rglob("*.dcm")) < COMMIT_EVERY and time.monotonic() < deadline:
         time.sleep(0.005)
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=60)

@@ -3,6 +3,7 @@
 import io
 import tarfile
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -19,12 +20,12 @@ def _tar(path, members):
     return path
 
 
-def test_folders_recurse_in_sorted_order(tmp_path):
+def test_folders_recurse_files_first_then_sub_folders_sorted(tmp_path):
     for name in ("b/2.dcm", "a/1.dcm", "c.dcm"):
         (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "in" / name).write_bytes(b"x")
     sources = list(expand(tmp_path / "in", tmp_path / "staging"))
-    assert [s.display.split("in/")[1] for s in sources] == ["a/1.dcm", "b/2.dcm", "c.dcm"]
+    assert [s.display.split("in/")[1] for s in sources] == ["c.dcm", "a/1.dcm", "b/2.dcm"]
     assert not any(s.from_archive for s in sources)
 
 
@@ -33,8 +34,8 @@ def test_tar_entries_that_would_escape_are_refused(tmp_path):
                                          "/etc/abs.dcm": b"x", "ok/../../up2.dcm": b"x"})
     sources = list(expand(archive, tmp_path / "staging"))
     assert [s.refused is None for s in sources] == [True, False, False, False]
-    assert sources[0].path.read_bytes() == b"one"
-    assert sources[0].path.is_relative_to(tmp_path / "staging")
+    assert Path(sources[0].path).read_bytes() == b"one"
+    assert Path(sources[0].path).is_relative_to(tmp_path / "staging")
     assert not (tmp_path / "up.dcm").exists() and not (tmp_path / "up2.dcm").exists()
     assert "absolute path" in sources[2].refused and "'..' part" in sources[3].refused
 
