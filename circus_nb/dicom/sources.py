@@ -23,9 +23,10 @@ import shutil
 import stat
 import tarfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from ..errors import NotFoundError
 
@@ -113,44 +114,55 @@ def _unsafe(name: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """One archive member, described the same way for zip and tar."""
+
+    name: str
+    kind: str  # "file", "link" or "other"
+    open: Callable[[], IO[bytes]]
+
+
+def _zip_members(z: zipfile.ZipFile) -> Iterator[_Entry]:
+    for info in z.infolist():
+        if not info.is_dir():
+            kind = "link" if stat.S_ISLNK(info.external_attr >> 16) else "file"
+            yield _Entry(info.filename, kind, lambda info=info: z.open(info))
+
+
+def _tar_members(tar: tarfile.TarFile) -> Iterator[_Entry]:
+    for member in tar:
+        if not member.isdir():
+            kind = ("link" if member.issym() or member.islnk()
+                    else "file" if member.isfile() else "other")
+            yield _Entry(member.name, kind, lambda member=member: tar.extractfile(member))
+
+
 def _zip_entries(archive: str, folder: Path) -> Iterator[Source]:
     with zipfile.ZipFile(archive) as z:
-        for index, info in enumerate(z.infolist()):
-            if info.is_dir():
-                continue
-            display = f"{archive}!/{info.filename.lstrip('/')}"
-            if info.filename.startswith("/"):
-                display = f"{archive}!{info.filename}"
-            refused = _unsafe(info.filename)
-            if refused is None and stat.S_ISLNK(info.external_attr >> 16):
-                refused = f"archive entry {info.filename!r} is a link; links are not followed"
-            if refused:
-                yield Source(display, None, True, refused)
-                continue
-            target = _target(folder, index)
-            with z.open(info) as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-            yield Source(display, str(target), True)
+        yield from _extract(archive, _zip_members(z), folder)
 
 
 def _tar_entries(archive: str, folder: Path) -> Iterator[Source]:
     with tarfile.open(archive) as tar:
-        for index, member in enumerate(tar):
-            if member.isdir():
-                continue
-            display = f"{archive}!/{member.name.lstrip('/')}"
-            refused = _unsafe(member.name)
-            if refused is None and (member.issym() or member.islnk()):
-                refused = f"archive entry {member.name!r} is a link; links are not followed"
-            elif refused is None and not member.isfile():
-                refused = f"archive entry {member.name!r} is not a regular file"
-            if refused:
-                yield Source(display, None, True, refused)
-                continue
-            target = _target(folder, index)
-            with tar.extractfile(member) as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-            yield Source(display, str(target), True)
+        yield from _extract(archive, _tar_members(tar), folder)
+
+
+def _extract(archive: str, entries: Iterable[_Entry], folder: Path) -> Iterator[Source]:
+    for index, entry in enumerate(entries):
+        display = f"{archive}!/{entry.name.lstrip('/')}"
+        refused = _unsafe(entry.name)
+        if refused is None and entry.kind == "link":
+            refused = f"archive entry {entry.name!r} is a link; links are not followed"
+        elif refused is None and entry.kind != "file":
+            refused = f"archive entry {entry.name!r} is not a regular file"
+        if refused:
+            yield Source(display, None, True, refused)
+            continue
+        target = _target(folder, index)
+        with entry.open() as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        yield Source(display, str(target), True)
 
 
 def _target(folder: Path, index: int) -> Path:
