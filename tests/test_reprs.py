@@ -37,7 +37,7 @@ def test_project_text_and_html_show_the_same_rows(store):
 def test_store(store):
     assert re.fullmatch(r"<Store '.+' user=admin@example.org read-write>", repr(store))
     html, text = store._repr_html_(), str(store)
-    for label in ("path", "user", "mode", "projects"):
+    for label in ("path", "user", "mode", "projects", "series"):
         assert label in html and label in text
     store.close()
     assert "closed" in repr(store) and "closed" in store._repr_html_()

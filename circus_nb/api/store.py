@@ -444,12 +444,14 @@ class Store:
     def _rows(self) -> list[tuple[str, Any]]:
         if self.closed:
             return [("path", self.path), ("state", "closed")]
-        count = len(projects.all_project_ids(self._db()))
+        con = self._db()
+        series, images = series_sql.counts(con)
         return [
             ("path", self.path),
             ("user", self._user),
             ("mode", "read-only" if self.read_only else "read-write"),
-            ("projects", count),
+            ("projects", len(projects.all_project_ids(con))),
+            ("series", f"{series} ({images} images, all domains)"),
         ]
 
     def __repr__(self) -> str:
