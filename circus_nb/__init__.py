@@ -7,23 +7,30 @@
 
 from ._version import __version__
 from .api import Store
+from .api.cases import Case
 from .api.importing import ImportReport
 from .api.series import Series
 from .demo import demo_store
 from .domain import ImageRange, PartialVolume, Project
+from .domain.case import Revision, SeriesEntry
+from .domain.labels import Label
 from .domain.series import Volume
 from .errors import CircusError, NotFoundError, PermissionDenied, RevisionConflict, ValidationError
 
 __all__ = [
+    "Case",
     "CircusError",
     "ImageRange",
     "ImportReport",
+    "Label",
     "NotFoundError",
     "PartialVolume",
     "PermissionDenied",
     "Project",
+    "Revision",
     "RevisionConflict",
     "Series",
+    "SeriesEntry",
     "Store",
     "ValidationError",
     "Volume",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import threading
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,9 +35,11 @@ def _empty(folder: Path, remove: bool) -> None:
         shutil.rmtree(child) if child.is_dir() else child.unlink()
 
 
-def _close(con: duckdb.DuckDBPyConnection, catalog: Path, read_only: bool,
-           temporary: bool) -> None:
+def _close(con: duckdb.DuckDBPyConnection, cursors: list[duckdb.DuckDBPyConnection],
+           catalog: Path, read_only: bool, temporary: bool) -> None:
     # Runs from close() or, if the user forgot, when the Catalog is collected.
+    for cursor in cursors:
+        cursor.close()
     con.close()
     release(catalog, read_only)
     if temporary:
@@ -51,7 +54,12 @@ class Catalog:
         self.root = root
         self.read_only = read_only
         self._con = con
-        self._closer = weakref.finalize(self, _close, con, root / CATALOG, read_only, temporary)
+        self._owner = threading.get_ident()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []  # one per other thread
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self._closer = weakref.finalize(self, _close, con, self._cursors, root / CATALOG,
+                                        read_only, temporary)
 
     @classmethod
     def create(cls, path: Path | None, admin: str) -> Catalog:
@@ -110,24 +118,39 @@ class Catalog:
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
-        """The connection; a closed catalog raises ``CircusError``."""
+        """This thread's connection; a closed catalog raises ``CircusError``.
+
+        A DuckDB connection must not be used by two threads at once, so every
+        thread other than the opening one gets a cursor of its own.
+        """
         if self.closed:
             raise CircusError(f"The store at '{self.root}' is closed. Open it again with"
                               " cnb.Store.open(path, user=...).")
-        return self._con
+        if threading.get_ident() == self._owner:
+            return self._con
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._local.cursor = self._con.cursor()
+            self._cursors.append(cursor)
+        return cursor
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One transaction: everything inside is written, or nothing is."""
+        """One transaction: everything inside is written, or nothing is.
+
+        Transactions of different threads run one after the other, so a check made
+        inside one (such as "is this still the latest revision?") holds until it commits.
+        """
         con = self.con
         self.require_writable()
-        con.execute("BEGIN")
-        try:
-            yield con
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        with self._write_lock:
+            con.execute("BEGIN")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
 
     def require_writable(self) -> None:
         """Raise ``CircusError`` if the catalog is open read-only."""

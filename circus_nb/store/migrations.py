@@ -123,6 +123,47 @@ MIGRATIONS: list[Migration] = [
                 PRIMARY KEY (series_uid, instance_number, size))""",
         ),
     ),
+    Migration(
+        3,
+        "cases, append-only revisions with their series entries, label blobs",
+        (
+            # The head of each case: what changes (tags, the latest revision) lives here.
+            """CREATE TABLE cases (
+                case_id VARCHAR PRIMARY KEY,
+                project_id VARCHAR NOT NULL,
+                tags VARCHAR[] NOT NULL,
+                domains VARCHAR[] NOT NULL,
+                latest INTEGER NOT NULL,  -- index of the latest revision
+                status VARCHAR NOT NULL,  -- of the latest revision, for searching
+                description VARCHAR NOT NULL,
+                first_series_uid VARCHAR NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL)""",
+            # Append-only: rows are inserted, never updated; only delete_case removes them.
+            """CREATE TABLE revisions (
+                case_id VARCHAR NOT NULL,
+                idx INTEGER NOT NULL,
+                creator VARCHAR NOT NULL,
+                date TIMESTAMPTZ NOT NULL,
+                description VARCHAR NOT NULL,
+                status VARCHAR NOT NULL,
+                attributes VARCHAR NOT NULL,  -- JSON
+                PRIMARY KEY (case_id, idx))""",
+            """CREATE TABLE revision_series (
+                case_id VARCHAR NOT NULL,
+                idx INTEGER NOT NULL,
+                position INTEGER NOT NULL,
+                series_uid VARCHAR NOT NULL,
+                range_start INTEGER NOT NULL,
+                range_end INTEGER NOT NULL,
+                range_delta INTEGER NOT NULL,
+                labels VARCHAR NOT NULL,  -- JSON list; voxel masks by blob hash
+                PRIMARY KEY (case_id, idx, position))""",
+            """CREATE TABLE blobs (
+                hash VARCHAR PRIMARY KEY,  -- sha256 of data: identical masks are stored once
+                data BLOB NOT NULL)""",
+        ),
+    ),
 ]
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

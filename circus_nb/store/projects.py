@@ -9,6 +9,7 @@ from dataclasses import asdict
 import duckdb
 import pandas as pd
 
+from ..domain.privileges import Rights
 from ..domain.project import Project, Tag, WindowPreset
 from ..errors import ValidationError
 from .accounts import not_found, now
@@ -105,3 +106,10 @@ def projects_frame(con: Con, project_ids: Iterable[str] | None) -> pd.DataFrame:
     ).df()
     frame["tags"] = [[t["name"] for t in json.loads(tags)] for tags in frame["tags"]]
     return frame
+
+
+def readable_ids(con: Con, rights: Rights) -> list[str]:
+    """The ids of the projects ``rights`` may read."""
+    if rights.is_admin:
+        return all_project_ids(con)
+    return [pid for pid, roles in rights.project_roles.items() if "read" in roles]

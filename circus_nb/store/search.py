@@ -77,3 +77,65 @@ def search_series(con: Con, filters: Mapping[str, Any], domains: Sequence[str],
                   sort: Sequence[str], limit: int, offset: int) -> pd.DataFrame:
     sql, params = series_query(filters, domains, sort, limit, offset)
     return con.execute(sql, params).df()
+
+
+_CASE_COMMON = {
+    "case_id": "c.case_id",
+    "project_id": "c.project_id",
+    "tags": "c.tags",
+    "created_at": "c.created_at",
+    "patient_id": "s.patient_id",
+    "patient_name": "s.patient_name",
+    "age": "s.age",
+    "sex": "s.sex",
+}
+CASE_LATEST = {**_CASE_COMMON, "updated_at": "c.updated_at", "revision": "c.latest",
+               "status": "c.status", "description": "c.description"}
+CASE_AS_OF = {**_CASE_COMMON, "updated_at": "r.date", "revision": "r.idx",
+              "status": "r.status", "description": "r.description"}
+_CASE_FROM_LATEST = "cases c LEFT JOIN series s ON s.series_uid = c.first_series_uid"
+# The revision current at a time: the last one saved at or before it.
+_CASE_FROM_AS_OF = """cases c
+    JOIN (SELECT case_id, max(idx) AS idx FROM revisions WHERE date <= ? GROUP BY case_id) cur
+        ON cur.case_id = c.case_id
+    JOIN revisions r ON r.case_id = c.case_id AND r.idx = cur.idx
+    JOIN revision_series rs ON rs.case_id = c.case_id AND rs.idx = cur.idx AND rs.position = 0
+    LEFT JOIN series s ON s.series_uid = rs.series_uid"""
+
+# filter name -> condition on the result columns (names resolved per mode)
+_CASE_FILTERS = {
+    "case_id": "strpos({case_id}, ?) > 0",
+    "tags": "list_has_all({tags}, ?)",
+    "patient_id": "strpos(lower({patient_id}), lower(?)) > 0",
+    "patient_name": "strpos(lower({patient_name}), lower(?)) > 0",
+    "sex": "upper({sex}) = upper(?)",
+    "min_age": "{age} >= ?",
+    "max_age": "{age} <= ?",
+    "created_from": "{created_at} >= ?",
+    "created_to": "{created_at} <= ?",
+    "updated_from": "{updated_at} >= ?",
+    "updated_to": "{updated_at} <= ?",
+}
+
+
+def case_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any,
+               sort: Sequence[str], limit: int, offset: int) -> tuple[str, list[Any]]:
+    """The case search SQL: the latest revisions, or those current at ``as_of``."""
+    columns = CASE_LATEST if as_of is None else CASE_AS_OF
+    params: list[Any] = [] if as_of is None else [as_of]
+    conditions = ["list_contains(?, c.project_id)"]
+    params.append(sorted(project_ids))
+    for name, value in filters.items():
+        conditions.append(_CASE_FILTERS[name].format(**columns))
+        params.append(value)
+    select = ", ".join(f"{expr} AS {name}" for name, expr in columns.items())
+    source = _CASE_FROM_LATEST if as_of is None else _CASE_FROM_AS_OF
+    sql = (f"SELECT {select} FROM {source} WHERE {' AND '.join(conditions)} "
+           f"{order_by(sort, columns, 'c.case_id')} LIMIT ? OFFSET ?")
+    return sql, [*params, limit, offset]
+
+
+def search_cases(con: Con, filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any,
+                 sort: Sequence[str], limit: int, offset: int) -> pd.DataFrame:
+    sql, params = case_query(filters, project_ids, as_of, sort, limit, offset)
+    return con.execute(sql, params).df()

@@ -1,0 +1,315 @@
+"""``Case``: a versioned selection of series; every save appends a revision."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .._repr import card_html, card_text, table_html
+from ..domain.case import Revision, SeriesEntry, diff_revisions
+from ..domain.labels import Label
+from ..domain.project import TAG_MAX_LEN, Project
+from ..domain.schema import validate_attributes
+from ..domain.series import Volume
+from ..domain.values import check_text
+from ..errors import NotFoundError, RevisionConflict, ValidationError
+from ..store import cases as cases_sql
+from .series import Series, as_partial_volume
+
+if TYPE_CHECKING:
+    from .store import Store
+
+__all__ = ["Case", "check_tags", "resolve_entries"]
+
+FIRST_DESCRIPTION = "Created new case."
+
+
+def check_tags(tags: Iterable[str] | str) -> list[str]:
+    """Tags as a list without repeats: each text of 1 to 32 characters."""
+    if isinstance(tags, str):
+        tags = [tags]
+    result: list[str] = []
+    for tag in tags:
+        check_text(tag, "tag", TAG_MAX_LEN)
+        if tag not in result:
+            result.append(tag)
+    return result
+
+
+def _series_or_denied(store: Store, uid: Any) -> Series:
+    if not isinstance(uid, str):
+        raise ValidationError(f"A series is named by its UID (text), got {uid!r}.",
+                              field="series", value=uid)
+    try:
+        return store.series(uid)
+    except NotFoundError:
+        raise NotFoundError(f"Nonexistent series. No series {uid!r} in this store; find series"
+                            " with store.search_series().", field="series", value=uid) from None
+
+
+def resolve_entries(store: Store, items: Sequence[Any], labels_of: dict[str, tuple] | None = None
+                    ) -> list[SeriesEntry]:
+    """Series items (a UID, ``(uid, spec)`` or a ``SeriesEntry``) as checked entries.
+
+    ``auto`` is resolved here, so a revision always stores an explicit range.
+    ``labels_of`` gives the labels a tuple item keeps (those of the latest revision).
+    """
+    if isinstance(items, str | SeriesEntry) or not isinstance(items, Sequence) or not items:
+        raise ValidationError(f"A case needs a non-empty list of series, got {items!r}. Give"
+                              " e.g. [series_uid] or [(series_uid, (1, 50, 1))].",
+                              field="series", value=items)
+    entries, domains = [], {}
+    for item in items:
+        if isinstance(item, SeriesEntry):
+            uid, spec, labels = item.series_uid, item.partial_volume, item.labels
+        elif isinstance(item, tuple | list) and len(item) == 2:
+            (uid, spec), labels = item, None
+        else:
+            uid, spec, labels = item, "auto", None
+        series = _series_or_denied(store, uid)
+        domains[series.domain] = uid
+        pv = series.partial_volume(as_partial_volume(spec))
+        if labels is None:
+            labels = (labels_of or {}).get(uid, ())
+        entries.append(SeriesEntry(uid, pv, tuple(labels)))
+    if len(domains) > 1:
+        raise ValidationError(f"All series must belong to the same domain. These come from"
+                              f" {', '.join(sorted(domains))}.", field="series",
+                              value=sorted(domains))
+    return entries
+
+
+class Case:
+    """A case as the store's current user sees it at each call. Get one with ``store.case(id)``."""
+
+    def __init__(self, store: Store, case_id: str, project_id: str):
+        self._store = store
+        self.case_id = case_id
+        self.project_id = project_id
+
+    # -- reading -------------------------------------------------------------
+
+    def _con(self, role: str = "read"):
+        project = self._project()
+        self._store.rights.require_role(self.project_id, role, project.name)
+        return self._store._db()
+
+    def _project(self) -> Project:
+        from ..store.projects import load_project  # the project row, without a read check
+        return load_project(self._store._db(), self.project_id)
+
+    def _head(self) -> dict[str, Any]:
+        return cases_sql.load_head(self._con(), self.case_id)
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._head()["tags"])
+
+    @property
+    def domains(self) -> list[str]:
+        return list(self._head()["domains"])
+
+    @property
+    def latest(self) -> Revision:
+        """The last revision."""
+        con = self._con()
+        return cases_sql.load_revision(con, self.case_id, cases_sql.latest_index(con, self.case_id))
+
+    def revision(self, index: int) -> Revision:
+        """Revision ``index`` (0 is the first; negative counts from the latest)."""
+        con = self._con()
+        latest = cases_sql.latest_index(con, self.case_id)
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise ValidationError(f"A revision index is an integer, got {index!r}.",
+                                  field="index", value=index)
+        found = index + latest + 1 if index < 0 else index
+        if not 0 <= found <= latest:
+            raise NotFoundError(f"Case {self.case_id} has no revision {index}; it has 0 to"
+                                f" {latest}.", field="index", value=index)
+        return cases_sql.load_revision(con, self.case_id, found)
+
+    def history(self) -> pd.DataFrame:
+        """One row per revision, oldest first: index, date, creator, description, status."""
+        return cases_sql.history(self._con(), self.case_id)
+
+    def diff(self, a: int, b: int) -> pd.DataFrame:
+        """What differs between revisions ``a`` and ``b`` (columns ``field, a, b``)."""
+        rows = diff_revisions(self.revision(a), self.revision(b))
+        return pd.DataFrame(rows, columns=["field", "a", "b"], dtype=object)
+
+    def volume(self, i: int = 0, revision: int | None = None) -> Volume:
+        """The voxels of series entry ``i`` of a revision (the latest by default)."""
+        rev = self.latest if revision is None else self.revision(revision)
+        if not 0 <= i < len(rev.series):
+            raise NotFoundError(f"Revision {rev.index} has series entries 0 to"
+                                f" {len(rev.series) - 1}, not {i}.", field="i", value=i)
+        entry = rev.series[i]
+        return self._store.series(entry.series_uid).volume(entry.partial_volume)
+
+    # -- writing -------------------------------------------------------------
+
+    def save(self, description: str, *, attributes: dict | None = None,
+             status: str | None = None, series: Sequence[Any] | None = None,
+             base: int | None = None) -> Revision:
+        """Append a revision; arguments left ``None`` keep the latest values.
+
+        ``base`` is the revision index the caller edited: if a newer revision was
+        saved since, nothing is written and :class:`RevisionConflict` is raised.
+
+        Raises
+        ------
+        PermissionDenied
+            Without ``write`` (or ``addSeries`` to add a series).
+        ValidationError
+            Bad attributes, ranges or labels; removing or re-ranging a labelled series.
+        RevisionConflict
+            ``base`` is not the latest revision.
+        """
+        project = self._project()
+        self._store.rights.require_role(self.project_id, "write", project.name)
+        check_text(description, "description", 1024)
+        if status is not None:
+            check_text(status, "status", 64)
+        with self._store._write() as con:
+            latest = cases_sql.load_revision(con, self.case_id,
+                                             cases_sql.latest_index(con, self.case_id))
+            _check_base(base, latest)
+            attributes = latest.attributes if attributes is None else validate_attributes(
+                project.case_attributes_schema, attributes)
+            entries = latest.series if series is None else self._new_entries(series, latest,
+                                                                              project)
+            _check_labels(entries, project, self._store)
+            return self._append(con, latest.index + 1, description, status or latest.status,
+                                attributes, entries)
+
+    def revert(self, to: int, description: str | None = None) -> Revision:
+        """Append a copy of revision ``to`` (this is how a revision is restored)."""
+        project = self._project()
+        self._store.rights.require_role(self.project_id, "write", project.name)
+        old = self.revision(to)
+        description = description or f"Reverted to revision {old.index}."
+        check_text(description, "description", 1024)
+        with self._store._write() as con:
+            latest = cases_sql.latest_index(con, self.case_id)
+            return self._append(con, latest + 1, description, old.status, old.attributes,
+                                old.series)
+
+    def _append(self, con, index: int, description: str, status: str,
+                attributes: dict, entries: Sequence[SeriesEntry]) -> Revision:
+        revision = Revision(index, self._store.user, datetime.now(UTC), description, status,
+                            attributes, tuple(entries))
+        cases_sql.append_revision(con, self.case_id, revision)
+        return revision
+
+    def _new_entries(self, items: Sequence[Any], latest: Revision, project: Project
+                     ) -> list[SeriesEntry]:
+        before = {e.series_uid: e for e in latest.series}
+        entries = resolve_entries(self._store, items,
+                                  {uid: e.labels for uid, e in before.items()})
+        added = [e.series_uid for e in entries if e.series_uid not in before]
+        if added:
+            self._store.rights.require_role(self.project_id, "addSeries", project.name)
+        after = {e.series_uid: e for e in entries}
+        for uid, old in before.items():
+            if not old.labels:
+                continue
+            if uid not in after:
+                raise ValidationError(f"Series {uid} has {len(old.labels)} label(s), so it"
+                                      " cannot be removed from the case. Remove its labels"
+                                      " first (a SeriesEntry with labels=()).",
+                                      field="series", value=uid)
+            if after[uid].partial_volume != old.partial_volume:
+                change = (f"{old.partial_volume.describe(3)} ->"
+                          f" {after[uid].partial_volume.describe(3)}")
+                raise ValidationError(
+                    f"Series {uid} has {len(old.labels)} label(s), so its range cannot change"
+                    f" ({change}): the labels are drawn on those images. Remove the labels"
+                    " first.", field="series", value=uid)
+        return entries
+
+    # -- tags ------------------------------------------------------------------
+
+    def set_tags(self, tags: Iterable[str]) -> list[str]:
+        """Replace the tags (tags are not versioned)."""
+        return self._store.bulk_tags([self.case_id], "set", tags)[self.case_id]
+
+    def add_tags(self, tags: Iterable[str]) -> list[str]:
+        return self._store.bulk_tags([self.case_id], "add", tags)[self.case_id]
+
+    def remove_tags(self, tags: Iterable[str]) -> list[str]:
+        return self._store.bulk_tags([self.case_id], "remove", tags)[self.case_id]
+
+    # -- reprs -----------------------------------------------------------------
+
+    def _rows(self) -> list[tuple[str, Any]]:
+        head = self._head()
+        project = self._project()
+        return [("case_id", self.case_id), ("project", project.name),
+                ("revisions", head["latest"] + 1), ("tags", ", ".join(head["tags"])),
+                ("created", head["created_at"]), ("updated", head["updated_at"])]
+
+    def __repr__(self) -> str:
+        try:
+            head = self._head()
+        except Exception:  # a repr must not fail: closed store, no access...
+            return f"<Case {self.case_id}>"
+        return (f"<Case {self.case_id} revisions={head['latest'] + 1}"
+                f" tags={list(head['tags'])}>")
+
+    def __str__(self) -> str:
+        return card_text(f"Case {self.case_id}", self._rows())
+
+    def _repr_html_(self) -> str:
+        history = self.history().iloc[::-1].head(10)
+        table = table_html(["#", "date", "creator", "description", "status"],
+                           history.itertuples(index=False))
+        return card_html(f"Case {self.case_id}", self._rows(),
+                         table + self.latest._series_table())
+
+
+def _check_base(base: int | None, latest: Revision) -> None:
+    if base is None or base == latest.index:
+        return
+    raise RevisionConflict(
+        f"Revision {base} is not the latest: revision {latest.index} was saved since (by"
+        f" {latest.creator}, {latest.date:%Y-%m-%d %H:%M:%S} UTC). Nothing was saved; load"
+        f" the latest revision, apply your change to it and save with base={latest.index}.",
+        base=base, latest=latest.index)
+
+
+def _check_labels(entries: Sequence[SeriesEntry], project: Project, store: Store) -> None:
+    schema = project.label_attributes_schema
+    for entry in entries:
+        shape = None
+        for label in entry.labels:
+            if not isinstance(label, Label):
+                raise ValidationError(f"Labels are cnb.Label values, got {label!r}.",
+                                      field="labels", value=label)
+            validate_attributes(schema, label.attributes)
+            if label.type != "voxel":
+                continue
+            if shape is None:
+                series = store.series(entry.series_uid)
+                shape = [len(entry.partial_volume), series.height, series.width]
+            if list(label.data["shape"]) != shape:
+                raise ValidationError(
+                    f"Voxel label {label.name or ''} is shaped {tuple(label.data['shape'])}, but"
+                    f" the volume of series {entry.series_uid} over"
+                    f" {entry.partial_volume.describe(3)} is {tuple(shape)} (z, y, x).",
+                    field="labels", value=tuple(label.data["shape"]))
+
+
+def new_case_entries(store: Store, project: Project, series: Sequence[Any]) -> list[SeriesEntry]:
+    """Checks of case creation that need the series (after ``write`` is checked)."""
+    entries = resolve_entries(store, series)
+    _check_labels(entries, project, store)
+    return entries
+
+
+def first_revision(user: str, entries: Sequence[SeriesEntry]) -> Revision:
+    return Revision(0, user, datetime.now(UTC), FIRST_DESCRIPTION, "draft", {}, tuple(entries))
+
+

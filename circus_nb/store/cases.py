@@ -1,0 +1,115 @@
+"""Cases and revisions: the SQL side.
+
+``revisions`` and ``revision_series`` are append-only: this module inserts into
+them and reads them; the only statement that removes rows is :func:`delete_case`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from ..domain.case import Revision, SeriesEntry
+from ..domain.labels import Label
+from ..domain.partial_volume import PartialVolume
+from .accounts import not_found
+
+Con = duckdb.DuckDBPyConnection
+
+
+def insert_case(con: Con, case_id: str, project_id: str, tags: Sequence[str],
+                domains: Sequence[str], first: Revision) -> None:
+    con.execute("INSERT INTO cases VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
+                [case_id, project_id, list(tags), list(domains), first.status,
+                 first.description, first.series[0].series_uid, first.date, first.date])
+    append_revision(con, case_id, first)
+
+
+def append_revision(con: Con, case_id: str, revision: Revision) -> None:
+    """Insert one revision (its series entries and labels too) and move the case head."""
+    con.execute("INSERT INTO revisions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [case_id, revision.index, revision.creator, revision.date,
+                 revision.description, revision.status, json.dumps(revision.attributes)])
+    con.executemany(
+        "INSERT INTO revision_series VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [[case_id, revision.index, position, e.series_uid, e.partial_volume.start,
+          e.partial_volume.end, e.partial_volume.delta,
+          json.dumps([label.to_json() for label in e.labels])]
+         for position, e in enumerate(revision.series)])
+    for entry in revision.series:
+        for label in entry.labels:
+            if label.type == "voxel":
+                con.execute("INSERT INTO blobs VALUES (?, ?) ON CONFLICT DO NOTHING",
+                            [label.data["blob"], label.packed()])
+    con.execute("UPDATE cases SET latest = ?, status = ?, description = ?, first_series_uid = ?,"
+                " updated_at = ? WHERE case_id = ?",
+                [revision.index, revision.status, revision.description,
+                 revision.series[0].series_uid, revision.date, case_id])
+
+
+def load_head(con: Con, case_id: str) -> dict[str, Any]:
+    row = con.execute("SELECT case_id, project_id, tags, domains, latest, created_at, updated_at"
+                      " FROM cases WHERE case_id = ?", [case_id]).fetchone()
+    if row is None:
+        raise not_found("case", case_id, [],
+                        "Find cases with store.search_cases(); ids are 26 characters.")
+    keys = ("case_id", "project_id", "tags", "domains", "latest", "created_at", "updated_at")
+    return dict(zip(keys, row, strict=True))
+
+
+def latest_index(con: Con, case_id: str) -> int:
+    return con.execute("SELECT latest FROM cases WHERE case_id = ?", [case_id]).fetchone()[0]
+
+
+def _blob_loader(con: Con, digest: str):
+    def load() -> bytes:
+        return con.execute("SELECT data FROM blobs WHERE hash = ?", [digest]).fetchone()[0]
+    return load
+
+
+def load_revision(con: Con, case_id: str, index: int) -> Revision | None:
+    row = con.execute("SELECT creator, date, description, status, attributes FROM revisions"
+                      " WHERE case_id = ? AND idx = ?", [case_id, index]).fetchone()
+    if row is None:
+        return None
+    entries = con.execute(
+        "SELECT series_uid, range_start, range_end, range_delta, labels FROM revision_series"
+        " WHERE case_id = ? AND idx = ? ORDER BY position", [case_id, index]).fetchall()
+    series = tuple(
+        SeriesEntry(uid, PartialVolume(start, end, delta),
+                    tuple(Label.from_json(lb, _blob_loader(con, lb["data"]["blob"])
+                                          if lb["type"] == "voxel" else None)
+                          for lb in json.loads(labels)))
+        for uid, start, end, delta, labels in entries)
+    creator, date, description, status, attributes = row
+    return Revision(index, creator, date, description, status, json.loads(attributes), series)
+
+
+def history(con: Con, case_id: str) -> pd.DataFrame:
+    return con.execute("SELECT idx AS index, date, creator, description, status FROM revisions"
+                       " WHERE case_id = ? ORDER BY idx", [case_id]).df()
+
+
+def set_tags(con: Con, case_ids: Iterable[str], tags_by_case: dict[str, list[str]],
+             when: datetime) -> None:
+    for case_id in case_ids:
+        con.execute("UPDATE cases SET tags = ?, updated_at = ? WHERE case_id = ?",
+                    [tags_by_case[case_id], when, case_id])
+
+
+def heads(con: Con, case_ids: Sequence[str]) -> dict[str, tuple[str, list[str]]]:
+    """``case_id -> (project_id, tags)`` for the cases that exist."""
+    rows = con.execute("SELECT case_id, project_id, tags FROM cases"
+                       " WHERE list_contains(?, case_id)", [list(case_ids)]).fetchall()
+    return {case_id: (project_id, list(tags)) for case_id, project_id, tags in rows}
+
+
+def delete_case(con: Con, case_id: str) -> None:
+    """The one place rows of a case are removed (blobs stay: others may share them)."""
+    for table in ("revision_series", "revisions", "cases"):
+        con.execute(f"DELETE FROM {table} WHERE case_id = ?", [case_id])
