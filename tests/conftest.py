@@ -60,3 +60,29 @@ def imported(store, samples):
     """A new store (as admin) with every sample series imported into ``default``."""
     store.import_dicom(samples[0], progress=False)
     return store
+
+
+SCHEMA = {"type": "object", "required": ["finding"], "properties": {
+    "finding": {"type": "string", "enum": ["normal", "nodule"]},
+    "grade": {"type": "integer", "minimum": 1, "maximum": 5}}}
+LABEL_SCHEMA = {"type": "object", "properties": {"malignant": {"type": "boolean"}}}
+
+
+@pytest.fixture
+def cases(populated, samples):
+    """``populated`` (a user per role) with the samples imported, one series also in
+    domain ``hospital-b``, and a project with schemas; ``.uids`` maps sample keys."""
+    store = populated
+    store.add_group("b", domains=["hospital-b"])
+    store.set_user_groups("admin@example.org", ["admins", "b"])
+    folder, by_key = samples
+    store.import_dicom([p for p in folder.iterdir() if p.name != "hospital-b"], progress=False)
+    store.import_dicom(folder / "hospital-b", domain="hospital-b", progress=False)
+    store.update_project(store.project_id, case_attributes_schema=SCHEMA,
+                         label_attributes_schema=LABEL_SCHEMA)
+    store.uids = {key: s.series_uid for key, s in by_key.items()}
+    return store
+
+
+def as_user(store, name):
+    return store.as_user(f"{name}@example.org")

@@ -165,11 +165,12 @@ class Label:
 
     def mask(self) -> np.ndarray:
         """The full boolean mask of a voxel label (shape of its series entry's volume)."""
+        packed = self.packed()  # refuses other types
         full = np.zeros(self.data["shape"], bool)
         if all(self.data["size"]):
             box = tuple(slice(o, o + s) for o, s in zip(self.data["origin"], self.data["size"],
                                                         strict=True))
-            full[box] = unpack_mask(self.packed(), self.data["size"])
+            full[box] = unpack_mask(packed, self.data["size"])
         return full
 
     def to_json(self) -> dict[str, Any]:

@@ -1,0 +1,95 @@
+"""store.search_cases: scope, filters, patient rules, snapshots in time."""
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+import circus_nb as cnb
+from tests.conftest import as_user
+
+
+@pytest.fixture
+def three(cases):
+    """Three cases: two in the project, one in a project readers cannot see."""
+    other = cases.create_project("Other")
+    lung = cases.create_case(cases.project_id, [cases.uids["chest_ct_lung"]], tags=["a", "b"])
+    time.sleep(0.01)
+    abdomen = cases.create_case(cases.project_id, [cases.uids["abdomen_ct"]], tags=["a"])
+    hidden = cases.create_case(other.project_id, [cases.uids["mr_interleaved"]])
+    cases.other_project = other.project_id
+    return lung, abdomen, hidden
+
+
+def test_only_readable_projects_newest_first(cases, three):
+    lung, abdomen, hidden = three
+    assert cases.search_cases()["case_id"].tolist() == [hidden.case_id, abdomen.case_id,
+                                                        lung.case_id]
+    with as_user(cases, "reader"):
+        frame = cases.search_cases()
+        assert frame["case_id"].tolist() == [abdomen.case_id, lung.case_id]
+        with pytest.raises(cnb.PermissionDenied, match="read privilege"):
+            cases.search_cases(project_id=cases.other_project)
+    with as_user(cases, "nobody"):
+        assert cases.search_cases().empty
+    for column in ("case_id", "project_id", "tags", "created_at", "updated_at", "revision",
+                   "status", "description", "patient_id", "patient_name"):
+        assert column in frame.columns
+
+
+def test_filters(cases, three):
+    lung, abdomen, _hidden = three
+    assert cases.search_cases(tags=["a", "b"])["case_id"].tolist() == [lung.case_id]
+    assert len(cases.search_cases(tags="a")) == 2
+    assert cases.search_cases(case_id=lung.case_id[-8:])["case_id"].tolist() == [lung.case_id]
+    assert cases.search_cases(project_id=[cases.project_id], sort=["created_at"])[
+        "case_id"].tolist() == [lung.case_id, abdomen.case_id]
+    assert len(cases.search_cases(created_from=lung.latest.date)) == 3
+    assert cases.search_cases(created_to="2000-01-01").empty
+    lung.save("later", attributes={"finding": "normal"})
+    assert cases.search_cases(updated_from=lung.latest.date)["case_id"].tolist() == [
+        lung.case_id]
+    assert cases.search_cases(patient_name="müller")["case_id"].tolist() == [abdomen.case_id]
+    assert len(cases.search_cases(sex="F", min_age=50)) == 2  # lung and the MR: Jane Doe
+
+
+def test_patient_columns_need_privilege_preference_and_project_role(cases, three):
+    _lung, abdomen, _ = three
+    assert cases.search_cases()["patient_name"].isna().all()  # no preference yet
+    cases.set_preference("personal_info_view", True)
+    frame = cases.search_cases().set_index("case_id")
+    assert frame.loc[abdomen.case_id, "patient_name"] == "Müller^Jürgen"
+    cases.add_group("viewers-too", ["personalInfoView"])
+    cases.set_user_groups("viewer@example.org", ["viewers", "viewers-too"])
+    cases.set_user_groups("reader@example.org", ["readers", "viewers-too"])
+    for name, shown in (("viewer", True), ("reader", False)):
+        with as_user(cases, name):
+            cases.set_preference("personal_info_view", True)
+            names = cases.search_cases()["patient_name"]
+            assert names.notna().all() if shown else names.isna().all()
+    with as_user(cases, "writer"), pytest.raises(
+            cnb.PermissionDenied, match="You cannot search using patient information."):
+        cases.search_cases(patient_id="CNB")
+
+
+def test_as_of_shows_each_case_as_it_was(cases, three):
+    lung, _abdomen, _ = three
+    before = datetime.now(UTC)
+    time.sleep(0.01)
+    lung.save("graded", attributes={"finding": "nodule"}, status="done")
+    now = cases.search_cases(project_id=cases.project_id).set_index("case_id")
+    then = cases.search_cases(project_id=cases.project_id, as_of=before).set_index("case_id")
+    assert (now.loc[lung.case_id, "revision"], now.loc[lung.case_id, "status"]) == (1, "done")
+    assert (then.loc[lung.case_id, "revision"], then.loc[lung.case_id, "status"]) == (0, "draft")
+    assert cases.search_cases(as_of="2000-01-01").empty  # no case existed then
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"limit": 500}, "limit must be 1 to 200"), ({"sort": ["tags"]}, "Cannot sort by 'tags'"),
+     ({"sort": ["-status"] * 6}, "At most 5 sort keys"),
+     ({"as_of": "soon"}, "as_of must be a date"), ({"tags": ["x" * 40]}, "tag must have")],
+)
+def test_bad_arguments(cases, kwargs, message):
+    with pytest.raises(cnb.ValidationError, match=message):
+        cases.search_cases(**kwargs)

@@ -1,0 +1,30 @@
+"""Revisions are append-only: no statement in the package updates or deletes them,
+except delete_case (the one, moderated, way to remove a case)."""
+
+import re
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "circus_nb"
+APPEND_ONLY = ("revisions", "revision_series", "blobs")
+WRITE = re.compile(r"\b(UPDATE|DELETE\s+FROM|INSERT\s+OR\s+REPLACE\s+INTO|TRUNCATE)\s+"
+                   r"(\{?\w+\}?)", re.IGNORECASE)
+
+
+def test_no_code_path_updates_or_deletes_revisions():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        for match in WRITE.finditer(text):
+            table = match[2]
+            if table.strip("{}") in APPEND_ONLY:
+                offenders.append(f"{path.name}: {match[0]}")
+            elif table.startswith("{"):  # a table chosen at run time: only delete_case may
+                function = text.rfind("\ndef ", 0, match.start())
+                name = text[function:function + 30].split("(")[0].split()[-1]
+                if (path.name, name) != ("cases.py", "delete_case"):
+                    offenders.append(f"{path.name}:{name}: {match[0]}")
+    assert offenders == []
+
+
+def test_the_scan_would_see_an_update():
+    assert WRITE.search("con.execute('UPDATE revisions SET status = 1')")[2] == "revisions"
