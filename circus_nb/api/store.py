@@ -46,6 +46,7 @@ from ..store.catalog import Catalog
 from ..thumbnails import make_thumbnail
 from ._checks import PATIENT_FILTERS, as_utc, check_page, check_sort
 from .cases import Case, check_tags, first_revision, new_case_entries
+from .export import write_export
 from .importing import ImportReport, import_dicom
 from .series import Series
 
@@ -381,6 +382,14 @@ class Store:
         """The ``auto`` range of a series: its first consecutive run, head to feet."""
         return self.series(series_uid).resolve_auto()
 
+    def related_series(self, series_uid: str) -> pd.DataFrame:
+        """Series of the same study or the same patient (what Add Series offers).
+
+        Patients are matched inside the catalog, so no patient information is shown.
+        """
+        series = self.series(series_uid)
+        return series_sql.related(self._db(), series.series_uid, sorted(self.rights.domains))
+
     def search_series(self, modality: str | None = None, series_uid: str | None = None,
                       study_uid: str | None = None, description: str | None = None,
                       patient_id: str | None = None, patient_name: str | None = None,
@@ -583,6 +592,43 @@ class Store:
             frame[column] = frame[column].astype(object).where(~hidden, None)
         frame["tags"] = frame["tags"].map(list)
         return frame
+
+    def export_cases(self, case_ids: str | Sequence[str], path: str | Path,
+                     format: str = "mhd", labels: str = "isolated", archive: str = "zip",
+                     revision: int | None = None) -> Path:
+        """Write cases into one archive, CIRCUS style; return the archive's path.
+
+        Per case, a folder ``<case_id>/`` holds ``data.json`` (the case and the
+        exported revision) and per series entry ``i`` its volume ``vol00i`` (exactly
+        the images of its range, in order): ``.mhd`` + ``.raw`` for ``format="mhd"``,
+        ``.nii.gz`` for ``format="nifti"`` (needs nibabel). Voxel labels go beside it,
+        one file each (``labels="isolated"``: ``vol000-label000``) or one combined file
+        (``labels="combined"``: ``vol000-label``, value = label index + 1).
+
+        ``path`` is the archive to write (``archive="zip"`` or ``"tar.gz"``), or an
+        existing folder to write ``<case_id>.zip`` (``cases.zip`` for several cases)
+        in. ``revision=None`` exports each case's latest revision, an integer that
+        revision of every case. Nothing is left behind when the export fails.
+
+        >>> store = Store.create(None)
+        >>> store.export_cases("no-such-case", ".", format="dicom")
+        Traceback (most recent call last):
+        ...
+        circus_nb.errors.ValidationError: format must be 'mhd' or 'nifti', got 'dicom'.
+        >>> store.close()
+
+        Raises
+        ------
+        PermissionDenied
+            Without the global ``downloadVolume``, or ``read`` on a case's project.
+        ValidationError
+            An unknown ``format``, ``labels`` or ``archive``, no case ids, or a
+            ``path`` that already exists.
+        NotFoundError
+            No such case, no such revision, or no folder to write ``path`` in.
+        """
+        return write_export(self, case_ids, path, format=format, labels=labels,
+                            archive=archive, revision=revision)
 
     # -- reprs ---------------------------------------------------------------
 

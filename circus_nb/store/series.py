@@ -144,3 +144,17 @@ def put_thumbnail(con: Con, uid: str, number: int, size: int, height: int, width
                   pixels: bytes) -> None:
     con.execute("INSERT OR REPLACE INTO thumbnails VALUES (?, ?, ?, ?, ?, ?)",
                 [uid, number, size, height, width, pixels])
+
+
+def related(con: Con, uid: str, domains: Sequence[str]) -> pd.DataFrame:
+    """Series in ``domains`` sharing the study or the patient of series ``uid``."""
+    return con.execute(
+        """SELECT s.series_uid, s.study_uid, s.modality, s.series_description, s.images,
+                  CASE WHEN s.study_uid = o.study_uid THEN 'same study' ELSE 'same patient'
+                  END AS relation
+           FROM series s, (SELECT study_uid, patient_id FROM series WHERE series_uid = ?) o
+           WHERE list_contains(?, s.domain)
+             AND (s.study_uid = o.study_uid
+                  OR (o.patient_id IS NOT NULL AND s.patient_id = o.patient_id))
+           ORDER BY (s.study_uid = o.study_uid) DESC, s.series_date NULLS LAST, s.series_uid""",
+        [uid, list(domains)]).df()
