@@ -1,9 +1,12 @@
 """ipywidgets forms over the Python API; every button is also a plain method.
 
->>> from circus_nb.widgets import RangeEditor, NewCaseForm  # doctest: +SKIP
+>>> from circus_nb.widgets import NewCaseForm, SeriesBrowser
 """
 
+from .case_editor import CaseEditor
+from .import_panel import ImportPanel
 from .new_case import NewCaseForm
 from .range_editor import RangeEditor
+from .series_browser import SeriesBrowser
 
-__all__ = ["NewCaseForm", "RangeEditor"]
+__all__ = ["CaseEditor", "ImportPanel", "NewCaseForm", "RangeEditor", "SeriesBrowser"]

@@ -1,0 +1,667 @@
+"""How fast circus_nb creates, saves, compares and searches cases, next to plain SQL.
+
+Run from the repository root, in the environment circus_nb is installed in::
+
+    python benchmarks/case_bench.py [--cases 1000] [--revisions 10000]
+                                    [--search-cases 100000]
+                                    [--out benchmarks/results/case_bench.json]
+
+The script writes 3 small synthetic CT series (20 slices of 32 x 32) into a temporary
+folder (deleted at the end), imports them into a new store there and creates a
+project whose case attributes schema has 4 properties (integer, string enum, boolean,
+number). Then, in one run, with the store opened as its admin:
+
+* ``store.create_case`` for ``--cases`` cases, each timed (median);
+* ``case.save(...)`` ``--revisions`` times, each timed (median, 95th percentile, and
+  the medians of the first and last 1,000 saves, to show growth as the tables fill).
+  Every save changes the attributes and the status; about one in four also changes
+  the range of the case's series. One case gets 999 of the saves (so it has 1,000
+  revisions); the rest are spread over the others in a shuffled order. Every 50th save
+  is followed by a baseline save on one extra case: the same three statements the
+  package runs (``INSERT`` into ``revisions`` and ``revision_series``, ``UPDATE
+  cases``) in one transaction through the store's connection, without any check;
+* ``case.history()`` on the case with 1,000 revisions (median of 20), against the
+  same ``SELECT`` run directly through the store's connection;
+* ``case.diff(a, b)`` (median of 50, 50 pairs of revisions of that case differing in
+  attributes and range), against plain ``SELECT``s of both revisions and their entries;
+* ``store.search_cases(...)`` over ``--search-cases`` cases (median of 20, after one
+  warm-up call): no filter (default sort, newest created first), a project plus a tag,
+  a case id substring (one case matches), and ``as_of=`` a past time. Creating that
+  many cases through the API would take far too long, so the cases missing to reach
+  ``--search-cases`` are bulk-loaded: synthetic rows for ``cases``, ``revisions`` and
+  ``revision_series`` built as pandas DataFrames and copied in with DuckDB
+  ``INSERT ... SELECT`` through the store's own connection, inside one store
+  transaction (``store._write()``). This bypasses the API for speed only: it writes
+  exactly the rows the API writes (a first revision ``Created new case.``, status
+  ``draft``, attributes ``{}`` and the ``auto`` range; later revisions with
+  attributes valid under the project schema and ranges inside the series; case heads
+  pointing at the latest revision; ULID-style ids from the creation time), spread over
+  4 projects, 1 to 5 revisions each, created in the past year. A ``CHECKPOINT``
+  follows the load, as a store that had grown this big would have had. Baselines run
+  through the same connection: ``SELECT * FROM cases ORDER BY created_at DESC LIMIT
+  200`` and ``SELECT count(*) FROM cases``.
+
+The history, diff and search measurements run in rounds, each round running every
+measurement and its baseline once, so a slow spell of the machine hits them alike.
+Ratios are baseline time / measured time (above 1: faster than the baseline). Other
+busy processes skew the figures: the load average is recorded. The table compares each
+figure with its target and says PASS or FAIL; the JSON file holds every run, ratio and
+target plus facts about the machine. A failed target does not change the exit status:
+this is a measurement, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from circus_nb import Store
+from circus_nb.api.cases import Case
+from circus_nb.dicom.sample import write_ct_series
+
+SEED = 20240611
+SERIES = 3
+SERIES_SLICES = 20
+SLICE_SIZE = 32
+PROJECTS = 4  # the first holds the API-made cases; synthetic cases spread over all
+TAGS = ("nodule", "follow-up", "reviewed", "teaching", "excluded")
+TAG_SHARE = 0.3  # each tag is on about this share of the cases
+STATUSES = ("draft", "in review", "approved", "rejected")
+FINDINGS = ("solid", "part-solid", "ground-glass", "calcified")
+SCHEMA = {
+    "type": "object",
+    "required": ["grade"],
+    "properties": {
+        "grade": {"type": "integer", "minimum": 1, "maximum": 5},
+        "finding": {"type": "string", "enum": list(FINDINGS)},
+        "confirmed": {"type": "boolean"},
+        "diameter_mm": {"type": "number", "minimum": 0, "maximum": 100},
+    },
+}
+HISTORY_REVISIONS = 1000
+RANGE_SHARE = 0.25  # share of saves that also change the series range
+GROWTH_WINDOW = 1000  # saves in the "first" and "last" medians
+BASELINE_EVERY = 50  # one plain-SQL save after every 50th API save
+HISTORY_REPEATS = 20
+DIFF_REPEATS = 50
+SEARCH_REPEATS = 20
+MAX_SYNTHETIC_REVISIONS = 5
+MIN_REVISIONS = 100
+CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"  # the alphabet of circus_nb's ids
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "case_bench.json"
+PACKAGES = ("circus-nb", "duckdb", "pandas", "numpy")
+NOTES = (
+    "ratio: baseline time / measured time (above 1: faster than the baseline)",
+    "baselines run the same kind of SQL directly through the store's connection,"
+    " without privilege checks or Python objects",
+    "search: the cases beyond those made through the API are bulk-loaded rows, exactly as"
+    " the API lays them out (INSERT ... SELECT from DataFrames, then CHECKPOINT)",
+    "history, diff and search run in rounds (each measurement and its baseline once per"
+    " round); medians",
+)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    label: str
+    value: float
+    unit: str  # "ms" (lower is better)
+    runs: list[float] = field(repr=False)  # ms per call; [] when another row holds them
+    baseline: str | None = None  # the measurement the ratio compares with
+
+
+TARGETS = {  # measurement -> the median must stay below this many ms
+    "save_median": 10.0,
+    "history": 20.0,
+    "search_default": 50.0,
+    "search_project_tags": 50.0,
+    "search_case_id": 50.0,
+    "search_as_of": 50.0,
+}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def timed_ms(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return 1000 * (time.perf_counter() - start)
+
+
+def median_of(label: str, runs: list[float], baseline: str | None = None) -> Measurement:
+    return Measurement(label, statistics.median(runs), "ms", runs, baseline)
+
+
+def rounds(actions: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Time every action once per round, ``repeats`` rounds, after one untimed warm-up."""
+    for action in actions.values():
+        action()
+    runs: dict[str, list[float]] = {name: [] for name in actions}
+    for _ in range(repeats):
+        for name, action in actions.items():
+            runs[name].append(timed_ms(action))
+    return runs
+
+
+def random_attributes(rng: random.Random) -> dict[str, Any]:
+    return {"grade": rng.randint(1, 5), "finding": rng.choice(FINDINGS),
+            "confirmed": rng.random() < 0.5, "diameter_mm": round(rng.uniform(3, 30), 1)}
+
+
+def changed_range(auto: tuple[int, int, int], rng: random.Random) -> tuple[int, int, int]:
+    """A range inside the ``auto`` one (a head-first run, delta 1), not always equal to it."""
+    start, end, delta = auto
+    return start + rng.randint(0, 4), end - rng.randint(1, 4), delta
+
+
+def ulid(ms: int, randomness: int) -> str:
+    """A 26-character id the way ``circus_nb.domain.values.new_id`` makes one."""
+    number = (ms << 80) | randomness
+    chars = []
+    for _ in range(26):
+        number, digit = divmod(number, 32)
+        chars.append(CROCKFORD[digit])
+    return "".join(reversed(chars))
+
+
+def table_count(store: Store, table: str) -> int:
+    return store._db().execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+# ---------------------------------------------------------------- store and API cases
+
+
+@dataclass
+class Setup:
+    store: Store
+    project_ids: list[str]
+    series: list[tuple[str, tuple[int, int, int]]]  # (uid, auto range)
+
+
+def make_store(root: Path) -> Setup:
+    written = [write_ct_series(root / "dicom" / f"series-{i + 1}", n=SERIES_SLICES,
+                               size=SLICE_SIZE, seed=i, description=f"Bench CT {i + 1}",
+                               patient_id=f"BENCH-{i + 1}") for i in range(SERIES)]
+    store = Store.create(root / "store")
+    store.import_dicom(root / "dicom", mode="reference", progress=False)
+    for s in written:
+        if s.auto[2] != 1:
+            raise RuntimeError(f"expected a head-first series, got auto={s.auto}")
+    project_ids = [store.create_project(f"Bench cases {i + 1}", tags=list(TAGS),
+                                        case_attributes_schema=SCHEMA).project_id
+                   for i in range(PROJECTS)]
+    return Setup(store, project_ids, [(s.series_uid, tuple(s.auto)) for s in written])
+
+
+def create_cases(setup: Setup, n: int, rng: random.Random) -> tuple[list[Case], list[float]]:
+    cases, runs = [], []
+    for i in range(n):
+        uid = setup.series[i % SERIES][0]
+        tags = [t for t in TAGS if rng.random() < TAG_SHARE]
+        start = time.perf_counter()
+        case = setup.store.create_case(setup.project_ids[0], [uid], tags=tags)
+        runs.append(1000 * (time.perf_counter() - start))
+        cases.append(case)
+    return cases, runs
+
+
+def save_targets(n_cases: int, revisions: int, rng: random.Random) -> list[int]:
+    """Which case (by position) each save goes to: case 0 gets up to 999, the rest spread."""
+    long_saves = revisions if n_cases == 1 else min(HISTORY_REVISIONS - 1, revisions)
+    rest = revisions - long_saves
+    targets = [0] * long_saves + [1 + i % (n_cases - 1) for i in range(rest)]
+    rng.shuffle(targets)
+    return targets
+
+
+class PlainSaver:
+    """The baseline: one revision written as plain SQL, the statements the package runs."""
+
+    def __init__(self, store: Store, case: Case, uid: str, auto: tuple[int, int, int]):
+        self.con = store._db()
+        self.case_id, self.uid, self.auto, self.user = case.case_id, uid, auto, store.user
+        self.index = 0
+
+    def save(self, attributes: dict, status: str) -> None:
+        self.index += 1
+        now = datetime.now(UTC)
+        con = self.con
+        con.execute("BEGIN")
+        con.execute("INSERT INTO revisions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [self.case_id, self.index, self.user, now, "Baseline save.", status,
+                     json.dumps(attributes)])
+        con.execute("INSERT INTO revision_series VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [self.case_id, self.index, 0, self.uid, *self.auto, "[]"])
+        con.execute("UPDATE cases SET latest = ?, status = ?, description = ?,"
+                    " first_series_uid = ?, updated_at = ? WHERE case_id = ?",
+                    [self.index, status, "Baseline save.", self.uid, now, self.case_id])
+        con.execute("COMMIT")
+
+
+@dataclass
+class SaveRuns:
+    api: list[float]
+    with_range: list[float]
+    plain: list[float]
+    long_plan: list[tuple[dict, tuple[int, int, int]]]  # case 0: (attributes, range) per index
+
+
+def save_revisions(setup: Setup, cases: list[Case], revisions: int, rng: random.Random
+                   ) -> SaveRuns:
+    uid_of = [setup.series[i % SERIES] for i in range(len(cases))]
+    extra = setup.store.create_case(setup.project_ids[0], [setup.series[0][0]])
+    plain = PlainSaver(setup.store, extra, *setup.series[0])
+    runs = SaveRuns([], [], [], [({}, uid_of[0][1])])
+    for i, target in enumerate(save_targets(len(cases), revisions, rng)):
+        uid, auto = uid_of[target]
+        attributes, status = random_attributes(rng), rng.choice(STATUSES)
+        new_range = changed_range(auto, rng) if rng.random() < RANGE_SHARE else None
+        series = None if new_range is None else [(uid, new_range)]
+        ms = timed_ms(lambda c=cases[target], a=attributes, s=status, e=series, n=i:
+                      c.save(f"Bench save {n}.", attributes=a, status=s, series=e))
+        runs.api.append(ms)
+        if new_range is not None:
+            runs.with_range.append(ms)
+        if target == 0:
+            runs.long_plan.append((attributes, new_range or runs.long_plan[-1][1]))
+        if i % BASELINE_EVERY == 0:
+            runs.plain.append(timed_ms(lambda a=attributes, s=status: plain.save(a, s)))
+    return runs
+
+
+def save_measurements(creates: list[float], saves: SaveRuns) -> dict[str, Measurement]:
+    api, window = saves.api, min(len(saves.api), GROWTH_WINDOW)
+    results = {
+        "create_case": median_of("store.create_case, median", creates),
+        "save_median": median_of("Case.save, median", api, "save_plain"),
+        "save_p95": Measurement("Case.save, p95", float(np.percentile(api, 95)), "ms", []),
+        "save_first": Measurement(f"Case.save, median of the first {window}",
+                                  statistics.median(api[:window]), "ms", []),
+        "save_last": Measurement(f"Case.save, median of the last {window}",
+                                 statistics.median(api[-window:]), "ms", []),
+    }
+    if saves.with_range:
+        results["save_with_range"] = median_of("Case.save changing the range, median",
+                                               saves.with_range)
+    results["save_plain"] = median_of("plain save: INSERT x2 + UPDATE, one transaction",
+                                      saves.plain)
+    return results
+
+
+# ---------------------------------------------------------------- history and diff
+
+
+def diff_pairs(plan: list[tuple[dict, tuple]], n: int, rng: random.Random
+               ) -> list[tuple[int, int]]:
+    """``n`` pairs of revision indexes whose attributes and ranges both differ."""
+    candidates = [(a, b) for a in range(1, len(plan)) for b in range(a + 1, min(a + 20,
+                  len(plan))) if plan[a][0] != plan[b][0] and plan[a][1] != plan[b][1]]
+    if not candidates:
+        raise RuntimeError("no pair of revisions differs in both attributes and range")
+    return rng.sample(candidates, min(n, len(candidates)))
+
+
+def plain_revisions(con, case_id: str, a: int, b: int) -> list:
+    rows = []
+    for index in (a, b):
+        rows.append(con.execute("SELECT creator, date, description, status, attributes FROM"
+                                " revisions WHERE case_id = ? AND idx = ?",
+                                [case_id, index]).fetchone())
+        rows.append(con.execute("SELECT series_uid, range_start, range_end, range_delta,"
+                                " labels FROM revision_series WHERE case_id = ? AND idx = ?"
+                                " ORDER BY position", [case_id, index]).fetchall())
+    return rows
+
+
+def check_diff(frame: pd.DataFrame) -> None:
+    fields = set(frame["field"])
+    if not any(f.startswith("attributes.") for f in fields) or "series[0].range" not in fields:
+        raise RuntimeError(f"expected attribute and range differences, got {sorted(fields)}")
+
+
+def measure_history_and_diff(store: Store, case: Case, plan: list, rng: random.Random
+                             ) -> dict[str, Measurement]:
+    con = store._db()
+    revisions = len(case.history())
+    pairs = diff_pairs(plan, DIFF_REPEATS, rng)
+    check_diff(case.diff(*pairs[0]))
+    history_sql = ("SELECT idx AS index, date, creator, description, status FROM revisions"
+                   " WHERE case_id = ? ORDER BY idx")
+    history = rounds({
+        "history": case.history,
+        "history_plain": lambda: con.execute(history_sql, [case.case_id]).df(),
+    }, HISTORY_REPEATS)
+    cycle = iter(pairs * (1 + (DIFF_REPEATS + 1) // len(pairs)))
+    plain_cycle = iter(pairs * (1 + (DIFF_REPEATS + 1) // len(pairs)))
+    diff = rounds({
+        "diff": lambda: case.diff(*next(cycle)),
+        "diff_plain": lambda: plain_revisions(con, case.case_id, *next(plain_cycle)),
+    }, DIFF_REPEATS)
+    return {
+        "history": median_of(f"Case.history, {revisions} revisions, median", history["history"],
+                             "history_plain"),
+        "history_plain": median_of("plain history: the same SELECT, .df()",
+                                   history["history_plain"]),
+        "diff": median_of(f"Case.diff(a, b), {len(pairs)} pairs, median", diff["diff"],
+                          "diff_plain"),
+        "diff_plain": median_of("plain diff: SELECT both revisions and entries",
+                                diff["diff_plain"]),
+    }
+
+
+# ---------------------------------------------------------------- bulk load for search
+
+
+def synthetic_frames(setup: Setup, n: int, now: datetime, seed: int
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Rows for ``cases``, ``revisions`` and ``revision_series``, as the API writes them."""
+    rng, prng = np.random.default_rng(seed), random.Random(seed)
+    end_ms = int((now - timedelta(days=30)).timestamp() * 1000)
+    created = np.sort(rng.integers(end_ms - 365 * 86_400_000, end_ms, n))
+    case_ids = [ulid(int(ms), prng.getrandbits(80)) for ms in created]
+    series_of = rng.integers(0, SERIES, n)
+    counts = rng.integers(1, MAX_SYNTHETIC_REVISIONS + 1, n)
+    gap = rng.integers(60_000, 2 * 86_400_000, n)  # between revisions of a case
+    row_case = np.repeat(np.arange(n), counts)
+    idx = np.arange(len(row_case)) - np.repeat(np.cumsum(counts) - counts, counts)
+    dates = pd.to_datetime(created[row_case] + idx * gap[row_case], unit="ms", utc=True)
+    first = idx == 0
+    status = np.where(first, "draft", rng.choice(STATUSES, len(idx)))
+    description = np.where(first, "Created new case.", [f"Bench save {i}." for i in idx])
+    attributes = ["{}" if i == 0 else json.dumps(random_attributes(prng)) for i in idx]
+    ranges = [setup.series[series_of[c]][1] if i == 0
+              else changed_range(setup.series[series_of[c]][1], prng)
+              for c, i in zip(row_case, idx, strict=True)]
+    uids = np.array([uid for uid, _ in setup.series])[series_of]
+    row_ids = np.array(case_ids)[row_case]
+    revisions = pd.DataFrame({"case_id": row_ids, "idx": idx, "creator": setup.store.user,
+                              "date": dates, "description": description, "status": status,
+                              "attributes": attributes})
+    revision_series = pd.DataFrame({
+        "case_id": row_ids, "idx": idx, "series_uid": uids[row_case],
+        "range_start": [r[0] for r in ranges], "range_end": [r[1] for r in ranges],
+        "range_delta": [r[2] for r in ranges]})
+    last = np.cumsum(counts) - 1
+    tag_mask = rng.random((n, len(TAGS))) < TAG_SHARE
+    cases = pd.DataFrame({
+        "case_id": case_ids, "project_id": rng.choice(setup.project_ids, n),
+        "tags": ["|".join(t for t, on in zip(TAGS, row, strict=True) if on) for row in tag_mask],
+        "latest": counts - 1, "status": status[last], "description": description[last],
+        "first_series_uid": uids, "created_at": dates[first], "updated_at": dates[last]})
+    return cases, revisions, revision_series
+
+
+BULK_SQL = (
+    ("cases", """INSERT INTO cases (case_id, project_id, tags, domains, latest, status,
+        description, first_series_uid, created_at, updated_at)
+        SELECT case_id, project_id,
+               CASE WHEN tags = '' THEN []::VARCHAR[] ELSE string_split(tags, '|') END,
+               ['default'], latest, status, description, first_series_uid, created_at,
+               updated_at
+        FROM bench_cases"""),
+    ("revisions", """INSERT INTO revisions (case_id, idx, creator, date, description, status,
+        attributes)
+        SELECT case_id, idx, creator, date, description, status, attributes
+        FROM bench_revisions"""),
+    ("revision_series", """INSERT INTO revision_series (case_id, idx, position, series_uid,
+        range_start, range_end, range_delta, labels)
+        SELECT case_id, idx, 0, series_uid, range_start, range_end, range_delta, '[]'
+        FROM bench_revision_series"""),
+)
+
+
+def bulk_load(setup: Setup, n: int) -> dict[str, int]:
+    """Add ``n`` synthetic cases. Bypasses the API for speed; the rows are those it writes."""
+    if n <= 0:
+        return {"cases": 0, "revisions": 0, "revision_series": 0}
+    frames = dict(zip(("cases", "revisions", "revision_series"),
+                      synthetic_frames(setup, n, datetime.now(UTC), SEED), strict=True))
+    with setup.store._write() as con:
+        for table, sql in BULK_SQL:
+            con.register(f"bench_{table}", frames[table])
+            try:
+                con.execute(sql)
+            finally:
+                con.unregister(f"bench_{table}")
+    setup.store._db().execute("CHECKPOINT")
+    check_synthetic(setup.store, frames["cases"].iloc[-1])
+    return {table: len(frame) for table, frame in frames.items()}
+
+
+def check_synthetic(store: Store, row: pd.Series) -> None:
+    """A loaded case reads back through the API like one the API made."""
+    case = store.case(row["case_id"])
+    latest, history = case.latest, case.history()
+    expected_tags = [t for t in row["tags"].split("|") if t]
+    if (latest.index != row["latest"] or len(history) != row["latest"] + 1
+            or case.tags != expected_tags or latest.status != row["status"]):
+        raise RuntimeError(f"synthetic case {row['case_id']} does not read back as written")
+
+
+def past_time(store: Store) -> datetime:
+    """The median revision date: about half of the cases existed then."""
+    return store._db().execute("SELECT quantile_disc(date, 0.5) FROM revisions").fetchone()[0]
+
+
+def check_searches(store: Store, project_id: str, case_id_part: str, as_of: datetime) -> None:
+    default = store.search_cases()
+    tagged = store.search_cases(project_id=project_id, tags=[TAGS[2]])
+    by_id = store.search_cases(case_id=case_id_part)
+    past = store.search_cases(as_of=as_of)
+    if len(default) != 200 or len(past) != 200 or len(by_id) < 1:
+        raise RuntimeError(f"unexpected search sizes: {len(default)}, {len(by_id)}, {len(past)}")
+    if tagged.empty or not all(TAGS[2] in tags for tags in tagged["tags"]):
+        raise RuntimeError("the project + tag search returned no or wrong cases")
+
+
+def measure_searches(setup: Setup, rng: random.Random) -> dict[str, Measurement]:
+    store, con = setup.store, setup.store._db()
+    project_id = setup.project_ids[1]
+    ids = [row[0] for row in con.execute("SELECT case_id FROM cases").fetchall()]
+    case_id_part = rng.choice(ids)[-10:]
+    as_of = past_time(store)
+    check_searches(store, project_id, case_id_part, as_of)
+    runs = rounds({
+        "search_default": store.search_cases,
+        "search_project_tags": lambda: store.search_cases(project_id=project_id,
+                                                          tags=[TAGS[2]]),
+        "search_case_id": lambda: store.search_cases(case_id=case_id_part),
+        "search_as_of": lambda: store.search_cases(as_of=as_of),
+        "plain_limit": lambda: con.execute("SELECT * FROM cases ORDER BY created_at DESC"
+                                           " LIMIT 200").df(),
+        "plain_count": lambda: con.execute("SELECT count(*) FROM cases").fetchone(),
+    }, SEARCH_REPEATS)
+    n = len(ids)
+    return {
+        "search_default": median_of(f"search_cases, {n} cases, no filter", runs[
+            "search_default"], "plain_limit"),
+        "search_project_tags": median_of("search_cases, project + tag", runs[
+            "search_project_tags"], "plain_limit"),
+        "search_case_id": median_of("search_cases, case_id substring", runs[
+            "search_case_id"], "plain_limit"),
+        "search_as_of": median_of("search_cases, as_of a past time", runs["search_as_of"],
+                                  "plain_limit"),
+        "plain_limit": median_of("plain LIMIT 200: SELECT * ORDER BY created_at DESC",
+                                 runs["plain_limit"]),
+        "plain_count": median_of("plain count: SELECT count(*) FROM cases",
+                                 runs["plain_count"]),
+    }
+
+
+# ---------------------------------------------------------------- verdicts and report
+
+
+def ratio(results: dict[str, Measurement], name: str) -> float | None:
+    """Baseline time / measured time (above 1: faster than the baseline)."""
+    baseline = results[name].baseline
+    return None if baseline is None else results[baseline].value / results[name].value
+
+
+def verdicts(results: dict[str, Measurement]) -> list[dict]:
+    return [{"measurement": name, "threshold_ms": threshold,
+             "value_ms": results[name].value, "passed": results[name].value < threshold}
+            for name, threshold in TARGETS.items() if name in results]
+
+
+def table(results: dict[str, Measurement], checks: list[dict]) -> str:
+    header = ("measurement", "value", "unit", "ratio", "target", "result")
+    by_name = {check["measurement"]: check for check in checks}
+    lines = []
+    for name, m in results.items():
+        times = ratio(results, name)
+        against = "" if m.baseline is None else results[m.baseline].label.split(":")[0]
+        check = by_name.get(name)
+        lines.append((m.label, f"{m.value:.3f}", m.unit,
+                      "" if times is None else f"{times:.3f} x {against}",
+                      "" if check is None else f"< {check['threshold_ms']:g} ms",
+                      "" if check is None else "PASS" if check["passed"] else "FAIL  <<<"))
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+    text = ["  ".join(cell.rjust(w) if i == 1 else cell.ljust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+            for row in [header, *lines]]
+    return "\n".join([text[0], "  ".join("-" * w for w in widths), *text[1:]])
+
+
+def machine() -> dict:
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "memory_total_bytes": memory_total(),
+        "load_average_at_end": os.getloadavg(),
+        "packages": {name: importlib.metadata.version(name) for name in PACKAGES},
+    }
+
+
+def memory_total() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def report(results: dict[str, Measurement], checks: list[dict], settings: dict) -> dict:
+    measurements = {name: {**asdict(m), "runs": [round(r, 4) for r in m.runs],
+                           "ratio": ratio(results, name)} for name, m in results.items()}
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "settings": settings,
+        "notes": list(NOTES),
+        "machine": machine(),
+        "measurements": measurements,
+        "targets": checks,
+    }
+
+
+# ---------------------------------------------------------------- main
+
+
+def phase(name: str, phases: dict[str, float], action: Callable[[], Any]) -> Any:
+    print(f"{name}...", flush=True)
+    start = time.perf_counter()
+    result = action()
+    phases[name] = round(time.perf_counter() - start, 3)
+    return result
+
+
+def run(root: Path, args: argparse.Namespace) -> tuple[dict[str, Measurement], dict]:
+    load, rng, phases = os.getloadavg(), random.Random(SEED), {}
+    setup = phase("Writing and importing 3 series", phases, lambda: make_store(root))
+    try:
+        cases, creates = phase(f"Creating {args.cases} cases", phases,
+                               lambda: create_cases(setup, args.cases, rng))
+        saves = phase(f"Saving {args.revisions} revisions", phases,
+                      lambda: save_revisions(setup, cases, args.revisions, rng))
+        results = save_measurements(creates, saves)
+        results |= phase("Measuring history and diff", phases, lambda: measure_history_and_diff(
+            setup.store, cases[0], saves.long_plan, rng))
+        missing = args.search_cases - table_count(setup.store, "cases")
+        loaded = phase(f"Bulk-loading {max(missing, 0)} synthetic cases", phases,
+                       lambda: bulk_load(setup, missing))
+        results |= phase("Measuring search_cases", phases, lambda: measure_searches(setup, rng))
+        tables = {t: table_count(setup.store, t) for t in ("cases", "revisions",
+                                                           "revision_series")}
+    finally:
+        setup.store.close()
+    settings = {"cases": args.cases, "revisions": args.revisions,
+                "search_cases": args.search_cases, "series": SERIES,
+                "series_slices": SERIES_SLICES, "slice_size": SLICE_SIZE, "projects": PROJECTS,
+                "case_attributes_schema": SCHEMA, "range_share": RANGE_SHARE,
+                "baseline_saves": len(saves.plain), "saves_changing_range": len(
+                    saves.with_range), "history_revisions": len(saves.long_plan),
+                "bulk_loaded_rows": loaded, "table_rows_at_end": tables,
+                "phase_seconds": phases, "seed": SEED, "load_average_at_start": load}
+    return results, settings
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=1000,
+                        help="cases created through the API (default 1000)")
+    parser.add_argument("--revisions", type=int, default=10000,
+                        help="revisions saved through the API (default 10000)")
+    parser.add_argument("--search-cases", type=int, default=100000,
+                        help="cases in the store when searching (default 100000)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="JSON results file (default benchmarks/results/case_bench.json)")
+    args = parser.parse_args()
+    if args.cases < 2:
+        parser.error("--cases must be at least 2")
+    if args.revisions < MIN_REVISIONS:
+        parser.error(f"--revisions must be at least {MIN_REVISIONS} (the diff needs them)")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    root = Path(tempfile.mkdtemp(prefix="circus-nb-case-bench-"))
+    try:
+        results, settings = run(root, args)
+    finally:
+        shutil.rmtree(root)
+    checks = verdicts(results)
+    print()
+    print(table(results, checks))
+    print()
+    for note in NOTES:
+        print(f"* {note}")
+    print("* load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}; other busy processes"
+          " skew the figures".format(*settings["load_average_at_start"]))
+    print("* seconds per phase: " + ", ".join(f"{k.lower()} {v:.1f}"
+                                              for k, v in settings["phase_seconds"].items()))
+    failed = [c["measurement"] for c in checks if not c["passed"]]
+    print(f"\n{len(checks) - len(failed)} of {len(checks)} targets met"
+          + (f"; FAIL: {', '.join(failed)}" if failed else "."))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report(results, checks, settings), indent=2, default=str)
+                        + "\n")
+    print(f"Results written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,477 @@
+"""``CaseEditor``: the Case detail screen of CIRCUS, in a notebook.
+
+A revision picker (newest first), the case attributes as a form generated from the
+project's schema, the status, the series of the opened revision, a tags editor, an
+unsaved-changes indicator, Save (asks for a message, appends a revision), Revert,
+a history table and a diff between two revisions.
+
+As in CIRCUS, **Revert** drops the unsaved changes (it reloads the opened revision;
+it is not :meth:`Case.revert`), and an old revision is restored by opening it and
+saving it: the save appends it again as the latest revision.
+
+Tags are not versioned, so the tags editor applies each change at once
+(``case.set_tags``); tags never make the form dirty and Save does not touch them.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+from .._repr import table_html
+from ..api.store import Store
+from ..domain.case import Revision
+from ..domain.schema import validate_attributes
+from ..domain.values import check_text
+from ..errors import PermissionDenied, RevisionConflict, ValidationError
+from ._common import Message, button
+
+__all__ = ["CaseEditor"]
+
+DEFAULT_DESCRIPTION = "Edited."
+_WIDE = {"description_width": "160px"}
+_UNSET = "(not set)"
+
+
+def _date(value: Any) -> str:
+    return "" if value is None or value != value else f"{value:%Y-%m-%d %H:%M:%S}"
+
+
+def _revision_label(rev: Any) -> str:
+    """``#i  date  status  description  creator`` for pickers (rev: Revision or a row)."""
+    return (f"#{rev.index}  {_date(rev.date)}  [{rev.status}]  {rev.description}"
+            f"  — {rev.creator}")
+
+
+def _number_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _parse_number(text: str, kind: str) -> Any:
+    """The number typed, ``None`` when empty; unparsable text is returned as is, so that
+    validation reports it (``must be an integer, got 'abc'``)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if kind == "integer" and number.is_integer() else number
+
+
+def _field_control(key: str, spec: dict[str, Any], required: bool) -> widgets.Widget:
+    """One control for one schema property; its description is the label."""
+    label = (spec.get("title") or key) + (" *" if required else "")
+    common = {"description": label, "style": _WIDE, "tooltip": spec.get("description", ""),
+              "layout": widgets.Layout(width="460px")}
+    kind = spec["type"]
+    if kind == "boolean":
+        return widgets.Checkbox(value=False, indent=True, **common)
+    if kind == "string" and "enum" in spec:
+        return widgets.Dropdown(options=[(_UNSET, None), *((v, v) for v in spec["enum"])],
+                                value=None, **common)
+    placeholder = {"number": "a number", "integer": "a whole number"}.get(kind, "")
+    if "default" in spec:
+        placeholder = f"default: {spec['default']}"
+    return widgets.Text(value="", placeholder=placeholder, continuous_update=True, **common)
+
+
+class CaseEditor(widgets.VBox):
+    """Edit case ``case_id``: open a revision, change attributes and status, save.
+
+    >>> editor = CaseEditor(store, case_id)                 # doctest: +SKIP
+    >>> editor.attributes = {"finding": "nodule", "grade": 2}   # doctest: +SKIP
+    >>> editor.dirty, editor.save("Graded.")               # doctest: +SKIP
+    (True, <Revision 1 'draft' 'Graded.' by ...>)
+    """
+
+    def __init__(self, store: Store, case_id: str):
+        self.store = store
+        self.case = store.case(case_id)
+        self.project = store.project(self.case.project_id)
+        self.schema = self.project.case_attributes_schema
+        self._updating = False
+        self._bool_present: set[str] = set()
+        self._loaded_state: Any = None
+        self._base = -1
+        self._opened: Revision | None = None
+        self._writable = False
+        self._build()
+        super().__init__([self.header, self._picker_row, self._state_row, self.form,
+                          self.status_input, self.form_message, self.series_html,
+                          self.tags_input, self._save_row, self.notice, self.message,
+                          self.panels], layout=widgets.Layout(padding="4px"))
+        self.reload()
+        self.message.show("")
+
+    # -- the controls ------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.header = widgets.HTML()
+        self.revision_picker = widgets.Dropdown(description="Revision", style=_WIDE,
+                                                layout=widgets.Layout(width="640px"))
+        self.reload_button = button("Load latest", tooltip="Reload the case; drops unsaved"
+                                                           " changes")
+        self._picker_row = widgets.HBox([self.revision_picker, self.reload_button])
+        self.opened_html = widgets.HTML()
+        self.dirty_html = widgets.HTML()
+        self._state_row = widgets.HBox([self.opened_html, self.dirty_html])
+        self.fields: dict[str, widgets.Widget] = {}
+        self._kinds: dict[str, str] = {}
+        self.json_input: widgets.Textarea | None = None
+        if self.schema is None:
+            self.json_input = widgets.Textarea(description="Attributes (JSON)", style=_WIDE,
+                                               layout=widgets.Layout(width="460px",
+                                                                     height="120px"))
+            controls: list[widgets.Widget] = [self.json_input]
+        else:
+            required = set(self.schema.get("required", []))
+            for key, spec in self.schema.get("properties", {}).items():
+                self.fields[key] = _field_control(key, spec, key in required)
+                self._kinds[key] = spec["type"]
+            controls = list(self.fields.values())
+        self.form = widgets.VBox([widgets.HTML("<b>Attributes</b>"), *controls])
+        self.status_input = widgets.Combobox(description="Status", style=_WIDE,
+                                             ensure_option=False,
+                                             layout=widgets.Layout(width="460px"))
+        self.form_message = Message()
+        self.series_html = widgets.HTML()
+        self.tags_input = widgets.TagsInput(allowed_tags=[], allow_duplicates=False,
+                                            description="Tags")
+        self.description_input = widgets.Combobox(
+            description="Message", value=DEFAULT_DESCRIPTION, ensure_option=False,
+            placeholder="What changed (the revision message)",
+            layout=widgets.Layout(width="460px"))
+        self.save_button = button("Save", style="primary", tooltip="Append a revision")
+        self.revert_button = button("Revert", tooltip="Drop unsaved changes: reload the"
+                                                      " opened revision")
+        self._save_row = widgets.HBox([self.description_input, self.save_button,
+                                       self.revert_button])
+        self.notice = Message()
+        self.message = Message()
+        self.history_html = widgets.HTML()
+        self.diff_a = widgets.Dropdown(description="a", layout=widgets.Layout(width="320px"))
+        self.diff_b = widgets.Dropdown(description="b", layout=widgets.Layout(width="320px"))
+        self.diff_html = widgets.HTML()
+        self.panels = widgets.Accordion(
+            children=[self.history_html, widgets.VBox([widgets.HBox([self.diff_a, self.diff_b]),
+                                                       self.diff_html])],
+            titles=("History", "Differences between two revisions"))
+        for control in (*self.fields.values(), self.json_input, self.status_input,
+                        self.description_input):
+            if control is not None:
+                control.observe(lambda _: self._update(), "value")
+        self.revision_picker.observe(self._on_pick, "value")
+        self.reload_button.on_click(lambda _: self._guard(self.reload))
+        self.save_button.on_click(lambda _: self._save_clicked())
+        self.revert_button.on_click(lambda _: self._guard(self.revert))
+        self.tags_input.observe(self._on_tags, "value")
+        for picker in (self.diff_a, self.diff_b):
+            picker.observe(lambda _: self._on_diff_pick(), "value")
+
+    # -- the Python side of every control -------------------------------------------------
+
+    @property
+    def opened(self) -> Revision:
+        """The revision the form was loaded from."""
+        assert self._opened is not None
+        return self._opened
+
+    @property
+    def base(self) -> int:
+        """The latest revision index seen at the last (re)load: saves are based on it."""
+        return self._base
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """The attributes the form shows (unset optional fields are left out).
+
+        Raises ``ValidationError`` only when the JSON text (no schema) does not parse.
+        """
+        if self.json_input is not None:
+            try:
+                value = json.loads(self.json_input.value or "{}")
+            except json.JSONDecodeError as e:
+                raise ValidationError(f"Attributes are not valid JSON ({e}). Write an object"
+                                      ' such as {"grade": 2}.', field="attributes",
+                                      value=self.json_input.value) from None
+            return value
+        required = set(self.schema.get("required", []))
+        result: dict[str, Any] = {}
+        for key, control in self.fields.items():
+            kind = self._kinds[key]
+            if kind == "boolean":
+                if control.value or key in required or key in self._bool_present:
+                    result[key] = bool(control.value)
+                continue
+            value = (_parse_number(control.value, kind) if kind in ("number", "integer")
+                     else control.value)
+            if value is not None and value != "":
+                result[key] = value
+        return result
+
+    @attributes.setter
+    def attributes(self, values: dict[str, Any]) -> None:
+        if self.schema is not None:
+            unknown = sorted(set(values) - set(self.fields))
+            if unknown:
+                raise ValidationError(
+                    f"attributes.{unknown[0]} is not defined by the project's schema"
+                    f" (defined: {', '.join(self.fields) or 'none'}).",
+                    field=f"attributes.{unknown[0]}", value=values[unknown[0]])
+        self._fill(values)
+        self._update()
+
+    @property
+    def status(self) -> str:
+        return self.status_input.value
+
+    @status.setter
+    def status(self, value: str) -> None:
+        self.status_input.value = value
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.tags_input.value)
+
+    @property
+    def problem(self) -> str | None:
+        """Why the form cannot be saved, in words; ``None`` when it can."""
+        try:
+            validate_attributes(self.schema, self.attributes)
+            check_text(self.status, "status", 64)
+        except ValidationError as e:
+            return str(e)
+        return None
+
+    @property
+    def valid(self) -> bool:
+        return self.problem is None
+
+    @property
+    def dirty(self) -> bool:
+        """Whether the form differs from the opened revision (unsaved changes)."""
+        return self._state() != self._loaded_state
+
+    @property
+    def writable(self) -> bool:
+        """Whether the current user may save revisions and change tags of this case."""
+        return self._writable
+
+    def open_revision(self, index: int) -> Revision:
+        """Load revision ``index`` into the form (negative counts from the latest).
+
+        Unsaved changes are dropped. Saving an old revision appends it again.
+        """
+        revision = self.case.revision(index)
+        self._load(revision)
+        return revision
+
+    def revert(self) -> Revision:
+        """Drop unsaved changes: reload the opened revision (what Revert does)."""
+        return self.open_revision(self.opened.index)
+
+    def reload(self) -> Revision:
+        """Reload the case from the store and open its latest revision (Load latest)."""
+        latest = self.case.latest
+        self._base = latest.index
+        self._refresh_case()
+        self._load(latest)
+        return latest
+
+    def save(self, description: str | None = None) -> Revision:
+        """Append a revision with what the form shows (what Save does) and open it.
+
+        ``description`` defaults to the message box. When an old revision is open, its
+        series are saved too, so saving it restores it.
+
+        Raises
+        ------
+        ValidationError
+            The form is invalid (see ``problem``) or the message is empty.
+        PermissionDenied
+            Without ``write`` on the project.
+        RevisionConflict
+            Someone saved a revision since this editor loaded the case; nothing is written.
+        """
+        description = self.description_input.value if description is None else description
+        series = None if self.opened.index == self._base else list(self.opened.series)
+        revision = self.case.save(description, attributes=self.attributes, status=self.status,
+                                  series=series, base=self._base)
+        self.reload()
+        self.message.show(f"Saved revision {revision.index}.", "ok")
+        return revision
+
+    def set_tags(self, tags: list[str]) -> list[str]:
+        """Replace the case's tags at once (tags are not versioned; Save ignores them)."""
+        new = self.case.set_tags(tags)
+        self._show_tags(new)
+        self.message.show(f"Tags saved: {', '.join(new) or 'none'}.", "ok")
+        return new
+
+    def show_diff(self, a: int, b: int) -> pd.DataFrame:
+        """Show what differs between revisions ``a`` and ``b`` and return it."""
+        frame = self.case.diff(a, b)
+        a, b = self.case.revision(a).index, self.case.revision(b).index
+        if max(a, b) not in [v for _, v in self.diff_a.options]:
+            self._refresh_case()  # saved elsewhere since: list it
+        self._updating = True
+        try:
+            self.diff_a.value, self.diff_b.value = a, b
+        finally:
+            self._updating = False
+        if frame.empty:
+            self.diff_html.value = f"<i>Revisions {a} and {b} do not differ.</i>"
+        else:
+            self.diff_html.value = table_html(["field", f"#{a}", f"#{b}"],
+                                              frame.itertuples(index=False))
+        return frame
+
+    # -- keeping the view in step -----------------------------------------------------------
+
+    def _state(self) -> tuple:
+        if self.json_input is not None:
+            attributes: Any = self.json_input.value
+        else:
+            attributes = tuple((k, c.value) for k, c in self.fields.items())
+        return attributes, tuple(sorted(self._bool_present)), self.status
+
+    def _fill(self, values: dict[str, Any]) -> None:
+        """Show ``values`` in the attribute controls."""
+        self._updating = True
+        try:
+            if self.json_input is not None:
+                self.json_input.value = json.dumps(values, indent=2, ensure_ascii=False)
+                return
+            self._bool_present = {k for k in values if self._kinds.get(k) == "boolean"}
+            for key, control in self.fields.items():
+                value, kind = values.get(key), self._kinds[key]
+                if kind == "boolean":
+                    control.value = value is True
+                elif isinstance(control, widgets.Dropdown):
+                    if value is not None and value not in [v for _, v in control.options]:
+                        control.options = [*control.options, (str(value), value)]
+                    control.value = value
+                elif kind in ("number", "integer"):
+                    control.value = _number_text(value)
+                else:
+                    control.value = "" if value is None else str(value)
+        finally:
+            self._updating = False
+
+    def _load(self, revision: Revision) -> None:
+        dropped = self._opened is not None and self.dirty
+        if revision.index not in [v for _, v in self.revision_picker.options]:
+            self._refresh_case()  # saved elsewhere since: list it (the base stays)
+        self._opened = revision
+        self._fill(revision.attributes)
+        self._updating = True
+        try:
+            self.status_input.value = revision.status
+            self.revision_picker.value = revision.index
+            latest = revision.index == self._base
+            self.description_input.value = (DEFAULT_DESCRIPTION if latest else
+                                            f"Restored revision {revision.index}.")
+        finally:
+            self._updating = False
+        self._loaded_state = self._state()
+        self.opened_html.value = (
+            f"Revision {revision.index} (latest)" if latest else
+            f"Revision {revision.index} (the editor's latest is {self._base}) — Save appends"
+            " it again as the latest revision: this restores it.")
+        self.series_html.value = "<b>Series</b>" + table_html(
+            ["#", "Series UID", "Range", "Labels"],
+            [(i, e.series_uid, e.partial_volume.describe(3), len(e.labels))
+             for i, e in enumerate(revision.series)])
+        self.message.show(f"Opened revision {revision.index}"
+                          + (" (unsaved changes were dropped)." if dropped else "."))
+        self._update()
+
+    def _refresh_case(self) -> None:
+        history = self.case.history().iloc[::-1]
+        rows = list(history.itertuples(index=False))
+        options = [(_revision_label(r), int(r.index)) for r in rows]
+        self._updating = True
+        try:
+            self.revision_picker.options = options
+            short = [(f"#{int(r.index)} {r.description}", int(r.index)) for r in rows]
+            self.diff_a.options, self.diff_b.options = short, short
+        finally:
+            self._updating = False
+        self.status_input.options = list(dict.fromkeys(history["status"]))
+        self.description_input.options = list(dict.fromkeys(history["description"]))
+        self.history_html.value = table_html(
+            ["#", "date", "creator", "description", "status"],
+            [(int(r.index), _date(r.date), r.creator, r.description, r.status) for r in rows])
+        self.header.value = (f"<b>Case {escape(self.case.case_id)}</b> in project"
+                             f" <b>{escape(self.project.name)}</b>, {len(rows)} revision(s)")
+        self._show_tags(self.case.tags)
+        self._writable = self.store.rights.has_role(self.case.project_id, "write")
+        self.notice.show("" if self._writable else self._write_refusal(), "info")
+        self.show_diff(max(self._base - 1, 0), self._base)
+
+    def _write_refusal(self) -> str:
+        try:
+            self.store.rights.require_role(self.case.project_id, "write", self.project.name)
+        except PermissionDenied as e:
+            return f"Read only: {e}"
+        return ""
+
+    def _show_tags(self, tags: list[str]) -> None:
+        self._updating = True
+        try:
+            self.tags_input.allowed_tags = list(dict.fromkeys([*self.project.tag_names, *tags]))
+            self.tags_input.value = list(tags)
+        finally:
+            self._updating = False
+
+    def _update(self) -> None:
+        if self._updating or self._opened is None:
+            return
+        problem = self.problem
+        self.form_message.show(problem or "", "error")
+        self.dirty_html.value = ('&nbsp;&nbsp;<b style="color: #b06000">● unsaved changes</b>'
+                                 if self.dirty else "")
+        self.save_button.disabled = (problem is not None or not self.writable
+                                     or not self.description_input.value.strip())
+
+    def _on_pick(self, change: dict) -> None:
+        if not self._updating and change["new"] is not None:
+            self._guard(lambda: self.open_revision(change["new"]))
+
+    def _on_diff_pick(self) -> None:
+        if not self._updating and self.diff_a.value is not None and self.diff_b.value is not None:
+            self._guard(lambda: self.show_diff(self.diff_a.value, self.diff_b.value))
+
+    def _on_tags(self, change: dict) -> None:
+        if self._updating:
+            return
+        try:
+            self.set_tags(list(change["new"]))
+        except Exception as e:  # shown in the form; the input goes back to the stored tags
+            self.message.show_error(e)
+            self._show_tags(self.case.tags)
+
+    def _save_clicked(self) -> None:
+        try:
+            self.save()
+        except RevisionConflict as e:
+            self.message.show(f"{e} Your changes are still in the form: note them, press"
+                              " Load latest and apply them again.", "error")
+        except Exception as e:  # shown in the form: the notebook must not get a traceback
+            self.message.show_error(e)
+
+    def _guard(self, action) -> None:
+        try:
+            action()
+        except Exception as e:  # shown in the form: the notebook must not get a traceback
+            self.message.show_error(e)

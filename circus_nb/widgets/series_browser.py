@@ -1,0 +1,451 @@
+"""``SeriesBrowser``: the series search of CIRCUS, in a notebook.
+
+Fill in some fields (modality, UIDs, description, series and import dates; patient
+fields too when you hold the global ``personalInfoView``), press Search, page through
+the results, pick a row to see its middle image and details, and press New Case to
+open a :class:`NewCaseForm` for it under the browser.
+
+Every control has a Python method: ``search(**filters)``, ``next_page()``,
+``previous_page()``, ``select(uid)``, ``new_case()``. The methods show an error in
+the browser's message line *and* raise it (so a script stops where it failed); the
+buttons only show it (a notebook never gets a traceback from a click).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+from ..api.series import Series
+from ..api.store import Store
+from ..domain.image_range import ImageRange
+from ..errors import CircusError, NotFoundError, ValidationError
+from ._common import THUMBNAIL_SIZE, Message, ThumbnailCache, button
+from .new_case import NewCaseForm
+
+__all__ = ["SEARCH_FILTERS", "SeriesBrowser"]
+
+#: The keyword arguments ``SeriesBrowser.search`` takes (those of ``store.search_series``
+#: except ``limit`` and ``offset``, which the paging sets).
+SEARCH_FILTERS = ("modality", "series_uid", "study_uid", "description", "patient_id",
+                  "patient_name", "sex", "min_age", "max_age", "date_from", "date_to",
+                  "imported_from", "imported_to", "sort")
+PATIENT_FILTERS = ("patient_id", "patient_name", "sex", "min_age", "max_age")
+COLUMNS = ("Modality", "Patient", "Series Description", "UID", "Images", "Series Date",
+           "Import Date")
+MASKED = "(masked)"
+SEXES = ("F", "M", "O")
+MODALITIES = ("CT", "MR", "PT", "NM", "CR", "DX", "MG", "US", "XA", "RF", "OT")
+_TEXT_FILTERS = ("modality", "series_uid", "study_uid", "description", "patient_id",
+                 "patient_name")
+_AGE_FILTERS = ("min_age", "max_age")
+_DATE_FILTERS = ("date_from", "date_to", "imported_from", "imported_to")
+_SELECTED_BACKGROUND = "#e8f0fe"
+
+
+class SeriesBrowser(widgets.VBox):
+    """Search the series of your domains and start a case from one.
+
+    >>> browser = SeriesBrowser(store)                       # doctest: +SKIP
+    >>> browser.search(modality="CT", description="chest")   # doctest: +SKIP
+    >>> browser.select(browser.results["series_uid"][0])     # doctest: +SKIP
+    >>> form = browser.new_case()                            # doctest: +SKIP
+    """
+
+    def __init__(self, store: Store, page_size: int = 50):
+        if not 1 <= page_size <= 200:
+            raise ValidationError(f"page_size must be between 1 and 200, got {page_size}.",
+                                  field="page_size", value=page_size)
+        self.store = store
+        self.page_size = page_size
+        self.page = 0
+        self.results: pd.DataFrame = pd.DataFrame()
+        self.form: NewCaseForm | None = None
+        self._filters: dict[str, Any] = {}
+        self._has_next = False
+        self._selected: str | None = None
+        self._updating = False
+        self._build()
+        super().__init__([self._fields, self._search_row, self.message, self.table,
+                          self._paging_row, self.row_picker, self._detail_row,
+                          self.new_case_box], layout=widgets.Layout(padding="4px"))
+        self.search()
+
+    # -- the controls ------------------------------------------------------------------
+
+    def _build(self) -> None:
+        wide, narrow = widgets.Layout(width="300px"), widgets.Layout(width="180px")
+        self.modality = widgets.Combobox(description="Modality", options=MODALITIES,
+                                         ensure_option=False, layout=narrow)
+        self.series_uid = widgets.Text(description="Series UID", layout=wide)
+        self.study_uid = widgets.Text(description="Study UID", layout=wide)
+        self.description = widgets.Text(description="Description", layout=wide)
+        self.patient_id = widgets.Text(description="Patient ID", layout=wide)
+        self.patient_name = widgets.Text(description="Patient name", layout=wide)
+        self.sex = widgets.Dropdown(description="Sex", layout=narrow,
+                                    options=[("any", ""), *((s, s) for s in SEXES)])
+        self.min_age = widgets.Text(description="Age from", placeholder="years", layout=narrow)
+        self.max_age = widgets.Text(description="Age to", placeholder="years", layout=narrow)
+        self.date_from = widgets.DatePicker(description="Series from")
+        self.date_to = widgets.DatePicker(description="Series to")
+        self.imported_from = widgets.DatePicker(description="Imported from")
+        self.imported_to = widgets.DatePicker(description="Imported to")
+        self.patient_note = widgets.HTML()
+        self._fields = widgets.VBox([
+            widgets.HBox([self.modality, self.series_uid, self.study_uid]),
+            widgets.HBox([self.description]),
+            widgets.HBox([self.patient_id, self.patient_name]),
+            widgets.HBox([self.sex, self.min_age, self.max_age]),
+            self.patient_note,
+            widgets.HBox([self.date_from, self.date_to]),
+            widgets.HBox([self.imported_from, self.imported_to]),
+        ])
+        self.search_button = button("Search", style="primary", tooltip="Search the series")
+        self.clear_button = button("Clear", tooltip="Empty every field")
+        self._search_row = widgets.HBox([self.search_button, self.clear_button])
+        self.message = Message()
+        self.table = widgets.HTML()
+        self.previous_button = button("Previous", tooltip="The previous page of results")
+        self.next_button = button("Next", tooltip="The next page of results")
+        self.page_label = widgets.HTML()
+        self._paging_row = widgets.HBox([self.previous_button, self.page_label,
+                                         self.next_button])
+        self.row_picker = widgets.Select(options=[], index=None, rows=8,
+                                         description="Series",
+                                         layout=widgets.Layout(width="95%"))
+        self.thumbnail = widgets.Image(format="png", layout=widgets.Layout(
+            width=f"{THUMBNAIL_SIZE}px", height=f"{THUMBNAIL_SIZE}px", object_fit="contain"))
+        self.thumbnail_caption = widgets.HTML()
+        self.details = widgets.HTML()
+        self.new_case_button = button("New Case", style="success",
+                                      tooltip="Start a case with the selected series")
+        self.new_case_button.disabled = True
+        self._detail_row = widgets.HBox([
+            widgets.VBox([self.thumbnail, self.thumbnail_caption]),
+            widgets.VBox([self.details, self.new_case_button],
+                         layout=widgets.Layout(padding="0 0 0 12px"))])
+        self.new_case_box = widgets.VBox()
+        self._update_patient_fields()
+        self.search_button.on_click(lambda _: self._quietly(self.search_from_form))
+        self.clear_button.on_click(lambda _: self.clear())
+        self.previous_button.on_click(lambda _: self._quietly(self.previous_page))
+        self.next_button.on_click(lambda _: self._quietly(self.next_page))
+        self.new_case_button.on_click(lambda _: self._quietly(self.new_case))
+        self.row_picker.observe(self._on_pick, "value")
+
+    # -- the Python side -------------------------------------------------------------------
+
+    @property
+    def filters(self) -> dict[str, Any]:
+        """The filters of the last search (the paging keeps them)."""
+        return dict(self._filters)
+
+    @property
+    def selected(self) -> str | None:
+        """The UID of the selected series, or ``None``."""
+        return self._selected
+
+    @property
+    def may_search_patients(self) -> bool:
+        """Whether the current user may filter by patient fields (global personalInfoView)."""
+        return "personalInfoView" in self.store.rights.global_privileges
+
+    def search(self, **filters: Any) -> pd.DataFrame:
+        """Search with ``filters`` (the names of ``store.search_series``); shows page 1.
+
+        The fields show the filters; ``results`` holds the page as the store returns
+        it. Raises (and shows) ``PermissionDenied`` for a patient filter without
+        ``personalInfoView``, ``ValidationError`` for a bad value.
+        """
+        try:
+            unknown = sorted(set(filters) - set(SEARCH_FILTERS))
+            if unknown:
+                raise ValidationError(
+                    f"Unknown search filter(s) {', '.join(unknown)}; use"
+                    f" {', '.join(SEARCH_FILTERS)} (paging sets limit and offset: see"
+                    " page_size, next_page and previous_page).", field="filters",
+                    value=unknown)
+            filters = {k: v for k, v in filters.items() if v is not None and v != ""}
+            self._fill_fields(filters)
+            self._filters = filters
+            return self._load(0)
+        except CircusError as e:
+            self.message.show_error(e)
+            raise
+
+    def search_from_form(self) -> pd.DataFrame:
+        """What the Search button does: search with the filters the fields hold."""
+        try:
+            filters = self.form_filters()
+        except CircusError as e:
+            self.message.show_error(e)
+            raise
+        return self.search(**filters)
+
+    def form_filters(self) -> dict[str, Any]:
+        """The filters the fields hold (empty fields left out)."""
+        filters: dict[str, Any] = {}
+        for name in _TEXT_FILTERS:
+            text = getattr(self, name).value.strip()
+            if text:
+                filters[name] = text
+        if self.sex.value:
+            filters["sex"] = self.sex.value
+        for name in _AGE_FILTERS:
+            text = getattr(self, name).value.strip()
+            if text:
+                if not text.isdigit():
+                    raise ValidationError(f"{getattr(self, name).description} is an age in"
+                                          f" whole years, got {text!r}.", field=name,
+                                          value=text)
+                filters[name] = int(text)
+        for name in _DATE_FILTERS:
+            if getattr(self, name).value is not None:
+                filters[name] = getattr(self, name).value
+        return filters
+
+    def clear(self) -> None:
+        """Empty every field (what the Clear button does); the results stay."""
+        self._fill_fields({})
+
+    def next_page(self) -> pd.DataFrame:
+        """Show the next page of the last search (what Next does)."""
+        if not self._has_next:
+            self.message.show("This is the last page.", "info")
+            return self.results
+        return self._reload(self.page + 1)
+
+    def previous_page(self) -> pd.DataFrame:
+        """Show the previous page of the last search (what Previous does)."""
+        if self.page == 0:
+            self.message.show("This is the first page.", "info")
+            return self.results
+        return self._reload(self.page - 1)
+
+    def select(self, uid: str) -> Series:
+        """Select the result row of series ``uid``: its thumbnail and details show."""
+        try:
+            if self.results.empty or uid not in set(self.results["series_uid"]):
+                raise NotFoundError(f"Series {uid} is not among the results shown; search for"
+                                    " it first, e.g. search(series_uid=...).",
+                                    field="series_uid", value=uid)
+            series = self.store.series(uid)
+        except CircusError as e:
+            self.message.show_error(e)
+            raise
+        self._selected = uid
+        self._set_picker(uid)
+        self._show_series(series)
+        self.new_case_button.disabled = False
+        self._render_table()
+        return series
+
+    def new_case(self) -> NewCaseForm:
+        """Open a New Case form for the selected series under the browser (New Case)."""
+        try:
+            if self._selected is None:
+                raise ValidationError("Select a series first: pick a row of the results.",
+                                      field="series_uid")
+            form = NewCaseForm(self.store, self._selected)
+        except CircusError as e:
+            self.message.show_error(e)
+            raise
+        close = button("Close", tooltip="Close the New Case form")
+        close.on_click(lambda _: self.close_new_case())
+        self.form = form
+        self.new_case_box.children = (widgets.HTML("<b>New case</b>"), form, close)
+        return form
+
+    def close_new_case(self) -> None:
+        self.form = None
+        self.new_case_box.children = ()
+
+    # -- keeping the view in step -----------------------------------------------------------
+
+    def _quietly(self, action) -> None:
+        """Run a button's method; its error is already in the message line."""
+        try:
+            action()
+        except CircusError:
+            pass
+        except Exception as e:  # shown, never a traceback from a button
+            self.message.show_error(e)
+
+    def _reload(self, page: int) -> pd.DataFrame:
+        try:
+            return self._load(page)
+        except CircusError as e:
+            self.message.show_error(e)
+            raise
+
+    def _load(self, page: int) -> pd.DataFrame:
+        self._update_patient_fields()
+        offset = page * self.page_size
+        frame = self.store.search_series(**self._filters, limit=self.page_size, offset=offset)
+        has_next = len(frame) == self.page_size and not self.store.search_series(
+            **self._filters, limit=1, offset=offset + self.page_size).empty
+        self.page, self.results, self._has_next = page, frame, has_next
+        if self._selected is not None and self._selected not in set(frame["series_uid"]):
+            self._unselect()
+        self._render()
+        if frame.empty:
+            self.message.show("No series match." if page == 0 else "No more series.", "info")
+        else:
+            self.message.show(f"Showing series {offset + 1}-{offset + len(frame)}"
+                              f"{' of more' if has_next else ''}.", "ok")
+        return frame
+
+    def _update_patient_fields(self) -> None:
+        allowed = self.may_search_patients
+        for name in PATIENT_FILTERS:
+            getattr(self, name).disabled = not allowed
+        self.patient_note.value = "" if allowed else (
+            "<i>Searching by patient fields needs the global privilege personalInfoView,"
+            " which you do not hold.</i>")
+
+    def _fill_fields(self, filters: dict[str, Any]) -> None:
+        for name in (*_TEXT_FILTERS, *_AGE_FILTERS):
+            value = filters.get(name)
+            getattr(self, name).value = "" if value is None else str(value)
+        sex = str(filters.get("sex") or "").upper()
+        self.sex.value = sex if sex in SEXES else ""
+        for name in _DATE_FILTERS:
+            getattr(self, name).value = _as_date(filters.get(name))
+
+    def _render(self) -> None:
+        self._render_table()
+        labels = [(self._label(i, row), row.series_uid)
+                  for i, row in enumerate(self.results.itertuples())]
+        self._updating = True
+        try:
+            self.row_picker.options = labels
+            self.row_picker.value = self._selected
+        finally:
+            self._updating = False
+        first = self.page * self.page_size
+        shown = (f"series {first + 1}-{first + len(self.results)}" if len(self.results)
+                 else "no series")
+        self.page_label.value = f"&nbsp;Page {self.page + 1} ({shown})&nbsp;"
+        self.previous_button.disabled = self.page == 0
+        self.next_button.disabled = not self._has_next
+
+    def _render_table(self) -> None:
+        if self.results.empty:
+            self.table.value = "<i>No series.</i>"
+            return
+        masked = not self.store.may_view_patient_info()
+        head = "".join(f"<th style='text-align:left; padding:2px 8px'>{c}</th>"
+                       for c in COLUMNS)
+        rows = []
+        for row in self.results.itertuples():
+            style = (f" style='background:{_SELECTED_BACKGROUND}'"
+                     if row.series_uid == self._selected else "")
+            cells = "".join(f"<td style='padding:2px 8px'>{escape(text)}</td>"
+                            for text in row_texts(row, masked))
+            rows.append(f"<tr{style}>{cells}</tr>")
+        self.table.value = (f"<table style='border-collapse:collapse; font-size:90%'>"
+                            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+                            "</table>")
+
+    def _label(self, i: int, row: Any) -> str:
+        number = self.page * self.page_size + i + 1
+        return (f"{number}. {row.modality or ''} | {row.series_description or ''} |"
+                f" {_images(row.images)} images | {row.series_uid}")
+
+    def _on_pick(self, change: dict) -> None:
+        if self._updating or change["new"] is None:
+            return
+        self._quietly(lambda: self.select(change["new"]))
+
+    def _set_picker(self, uid: str | None) -> None:
+        self._updating = True
+        try:
+            self.row_picker.value = uid
+        finally:
+            self._updating = False
+
+    def _unselect(self) -> None:
+        self._selected = None
+        self.thumbnail.value = b""
+        self.thumbnail_caption.value = self.details.value = ""
+        self.new_case_button.disabled = True
+
+    def _show_series(self, series: Series) -> None:
+        numbers = list(series.images)
+        self.thumbnail.value, self.thumbnail_caption.value = b"", ""
+        if numbers:
+            middle = numbers[len(numbers) // 2]
+            try:
+                self.thumbnail.value = ThumbnailCache(series, capacity=1).png(middle)
+                self.thumbnail_caption.value = f"image #{middle} (middle)"
+            except Exception as e:  # a picture that cannot be drawn must not hide the rest
+                self.thumbnail_caption.value = f"<i>No thumbnail: {escape(str(e))}</i>"
+        self.details.value = describe_series(series)
+
+
+def row_texts(row: Any, masked: bool) -> list[str]:
+    """The texts of one results row, in the order of ``COLUMNS``."""
+    if masked:
+        patient = MASKED
+    else:
+        name, pid = _text(row.patient_name), _text(row.patient_id)
+        patient = f"{name} ({pid})" if name and pid else name or pid
+    return [_text(row.modality), patient, _text(row.series_description), row.series_uid,
+            _images(row.images), _when(row.series_date), _when(row.imported_at)]
+
+
+def describe_series(series: Series) -> str:
+    """A few HTML lines about a series (escaped)."""
+    patient = series.patient
+    if patient is None:
+        who = MASKED
+    else:
+        parts = [_text(patient.get("patient_name")), f"ID {_text(patient.get('patient_id'))}"]
+        if patient.get("age") is not None:
+            parts.append(f"{patient['age']} y")
+        if patient.get("sex"):
+            parts.append(str(patient["sex"]))
+        who = ", ".join(p for p in parts if p)
+    lines = [
+        ("Series", f"{series.modality or ''} {series.description or ''}".strip()),
+        ("Series UID", series.series_uid),
+        ("Study UID", series.study_uid or ""),
+        ("Images", f"{series.images} ({len(series.images)} images)"),
+        ("Size", f"{series.width} x {series.height}" if series.width else ""),
+        ("Series date", _when(series.series_date)),
+        ("Patient", who),
+        ("Domain", series.domain),
+    ]
+    return "<br>".join(f"<b>{name}:</b> {escape(str(value))}" for name, value in lines)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+def _images(text: Any) -> str:
+    return ImageRange.parse(text).summary() if _text(text) else "0"
+
+
+def _when(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    return f"{pd.Timestamp(value):%Y-%m-%d %H:%M}"
+
+
+def _as_date(value: Any) -> dt.date | None:
+    """What a DatePicker can show of a date filter (``None`` when it cannot)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return pd.Timestamp(str(value)).date()
+    except ValueError:
+        return None

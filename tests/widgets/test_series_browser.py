@@ -1,0 +1,184 @@
+"""SeriesBrowser driven through its traits and methods: search, paging, select, New Case.
+
+The Python methods (``search``, ``select``, ``new_case``) show an error in the message
+line and raise it; the buttons only show it.
+"""
+
+import datetime
+
+import pytest
+
+import circus_nb as cnb
+from circus_nb.widgets.new_case import NewCaseForm
+from circus_nb.widgets.series_browser import COLUMNS, MASKED, SeriesBrowser
+from tests.conftest import as_user
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _rows(browser):
+    """The body rows of the results table, as HTML text per row."""
+    body = browser.table.value.split("<tbody>")[1]
+    return body.split("</tr>")[:-1]
+
+
+def test_opens_with_every_series_and_the_section_7_columns(imported, samples):
+    browser = SeriesBrowser(imported)
+    assert browser.page_size == 50
+    assert len(browser.results) == len(samples[1])
+    assert set(browser.results["series_uid"]) == {s.series_uid for s in samples[1].values()}
+    for column in COLUMNS:
+        assert f">{column}</th>" in browser.table.value
+    localizer = samples[1]["chest_ct_localizer"].series_uid
+    row = next(r for r in _rows(browser) if localizer in r)
+    assert ">61 (1-62)</td>" in row and ">CT</td>" in row
+    assert ">Chest CT 5 mm with localizer</td>" in row
+    assert len(browser.row_picker.options) == len(samples[1])
+    assert browser.row_picker.value is None and browser.selected is None
+
+
+def test_search_filters_results_and_fields(imported, samples):
+    browser = SeriesBrowser(imported)
+    frame = browser.search(modality="mr")
+    assert frame is browser.results
+    assert list(frame["series_uid"]) == [samples[1]["mr_interleaved"].series_uid]
+    assert list(frame.columns) == list(imported.search_series(modality="mr").columns)
+    assert browser.modality.value == "mr" and browser.filters == {"modality": "mr"}
+    assert ">48</td>" in browser.table.value
+    assert ">Axial PD/T2 dual echo</td>" in browser.table.value
+    browser.clear()
+    browser.description.value = "LUNG"
+    browser.search_button.click()
+    assert list(browser.results["series_uid"]) == [samples[1]["chest_ct_lung"].series_uid]
+    assert browser.message.kind == "ok"
+    browser.description.value = ""
+    browser.date_from.value = datetime.date(2100, 1, 1)
+    browser.search_button.click()
+    assert browser.results.empty and "No series match" in browser.message.text
+    assert "No series." in browser.table.value
+
+
+def test_html_in_descriptions_is_escaped(imported):
+    imported._db().execute("UPDATE series SET series_description = '<b>x</b> & y'"
+                           " WHERE modality = 'MR'")
+    browser = SeriesBrowser(imported)
+    assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in browser.table.value
+    assert "<b>x</b>" not in browser.table.value
+
+
+def test_bad_values_and_unknown_filters_are_shown(imported):
+    browser = SeriesBrowser(imported)
+    browser.min_age.value = "ten"
+    browser.search_button.click()  # no exception from a button
+    assert browser.message.kind == "error" and "whole years" in browser.message.text
+    with pytest.raises(cnb.ValidationError, match="Unknown search filter"):
+        browser.search(limit=10)
+    assert "Unknown search filter" in browser.message.text
+
+
+def test_patient_column_is_masked_without_privilege(cases):
+    with as_user(cases, "reader"):
+        browser = SeriesBrowser(cases)
+        assert {r.count(f">{MASKED}</td>") for r in _rows(browser)} == {1}
+        assert browser.patient_name.disabled and browser.sex.disabled
+        assert "personalInfoView" in browser.patient_note.value
+        assert not browser.date_from.disabled
+
+
+def test_patient_column_shows_names_with_privilege_and_preference(imported, samples):
+    imported.set_preference("personal_info_view", True)
+    browser = SeriesBrowser(imported)
+    jane = samples[1]["chest_ct_lung"].series_uid
+    row = next(r for r in _rows(browser) if jane in r)
+    assert ">Doe^Jane (CNB-0001)</td>" in row and MASKED not in browser.table.value
+    assert not browser.patient_name.disabled and browser.patient_note.value == ""
+
+
+def test_patient_search_is_refused_in_the_message_for_a_user_without_privilege(cases):
+    with as_user(cases, "reader"):
+        browser = SeriesBrowser(cases)
+        before = list(browser.results["series_uid"])
+        browser.patient_name.value = "doe"
+        browser.search_button.click()  # the button shows the refusal, never raises
+        assert browser.message.kind == "error"
+        assert "You cannot search using patient information" in browser.message.text
+        assert list(browser.results["series_uid"]) == before
+        with pytest.raises(cnb.PermissionDenied):  # the Python method raises it too
+            browser.search(sex="F")
+        assert "personalInfoView" in browser.message.text
+
+
+def test_patient_search_works_with_privilege(imported):
+    browser = SeriesBrowser(imported)
+    assert len(browser.search(patient_name="müller")) == 2  # abdomen and its follow-up
+    browser.clear()
+    browser.sex.value, browser.min_age.value = "F", "50"
+    browser.search_button.click()
+    assert browser.filters == {"sex": "F", "min_age": 50}
+    assert len(browser.results) == 4
+
+
+def test_paging_uses_limit_and_offset(imported, samples):
+    browser = SeriesBrowser(imported, page_size=4)
+    first = list(browser.results["series_uid"])
+    assert len(first) == 4 and browser.page == 0
+    assert browser.previous_button.disabled and not browser.next_button.disabled
+    assert "series 1-4" in browser.page_label.value
+    browser.next_button.click()
+    second = list(browser.results["series_uid"])
+    assert len(second) == 2 and browser.page == 1
+    assert browser.next_button.disabled and not browser.previous_button.disabled
+    assert "series 5-6" in browser.page_label.value
+    assert set(first + second) == {s.series_uid for s in samples[1].values()}
+    assert browser.row_picker.options[0][0].startswith("5. ")
+    browser.next_page()  # nothing after the last page
+    assert list(browser.results["series_uid"]) == second
+    browser.previous_page()
+    assert list(browser.results["series_uid"]) == first
+    browser.search(modality="CT")  # a new search starts at page 1
+    assert browser.page == 0 and len(browser.results) == 4
+    with pytest.raises(cnb.ValidationError):
+        SeriesBrowser(imported, page_size=500)
+
+
+def test_select_shows_the_middle_thumbnail_and_a_description(imported, samples):
+    browser = SeriesBrowser(imported)
+    uid = samples[1]["chest_ct_lung"].series_uid
+    series = browser.select(uid)
+    assert series.series_uid == uid and browser.selected == uid
+    assert bytes(browser.thumbnail.value).startswith(PNG)
+    assert "#31" in browser.thumbnail_caption.value  # the middle of 1-60
+    assert "Chest CT lung 2.5 mm" in browser.details.value and uid in browser.details.value
+    assert "1-60 (60 images)" in browser.details.value
+    assert browser.row_picker.value == uid and not browser.new_case_button.disabled
+    row = next(r for r in _rows(browser) if uid in r)
+    assert "background" in row
+    other = samples[1]["mr_interleaved"].series_uid
+    browser.row_picker.value = other  # picking a row selects it
+    assert browser.selected == other and "Axial PD/T2 dual echo" in browser.details.value
+    with pytest.raises(cnb.NotFoundError, match="not among the results"):
+        browser.select("1.2.3.4")
+    assert browser.message.kind == "error"
+    browser.search(modality="CT")  # the selected MR series leaves the results
+    assert browser.selected is None and browser.new_case_button.disabled
+
+
+def test_new_case_opens_a_form_with_the_selected_series(cases):
+    uid = cases.uids["chest_ct_localizer"]
+    with as_user(cases, "writer"):
+        browser = SeriesBrowser(cases)
+        assert browser.new_case_button.disabled
+        with pytest.raises(cnb.ValidationError, match="Select a series first"):
+            browser.new_case()
+        browser.select(uid)
+        form = browser.new_case()
+        assert isinstance(form, NewCaseForm) and browser.form is form
+        assert form.entries == [(uid, "auto")]
+        assert form in browser.new_case_box.children
+        assert form.create_button.description == "Create Case for Lung"
+        browser.select(cases.uids["abdomen_ct"])
+        browser.new_case_button.click()
+        assert browser.form is not form
+        assert browser.form.entries == [(cases.uids["abdomen_ct"], "auto")]
+        browser.close_new_case()
+        assert browser.new_case_box.children == ()
