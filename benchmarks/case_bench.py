@@ -53,10 +53,8 @@ this is a measurement, not a test.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -71,6 +69,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _report import aligned, machine
 
 from circus_nb import Store
 from circus_nb.api.cases import Case
@@ -522,7 +521,6 @@ def verdicts(results: dict[str, Measurement]) -> list[dict]:
 
 
 def table(results: dict[str, Measurement], checks: list[dict]) -> str:
-    header = ("measurement", "value", "unit", "ratio", "target", "result")
     by_name = {check["measurement"]: check for check in checks}
     lines = []
     for name, m in results.items():
@@ -533,35 +531,7 @@ def table(results: dict[str, Measurement], checks: list[dict]) -> str:
                       "" if times is None else f"{times:.3f} x {against}",
                       "" if check is None else f"< {check['threshold_ms']:g} ms",
                       "" if check is None else "PASS" if check["passed"] else "FAIL  <<<"))
-    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
-    text = ["  ".join(cell.rjust(w) if i == 1 else cell.ljust(w)
-                      for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
-            for row in [header, *lines]]
-    return "\n".join([text[0], "  ".join("-" * w for w in widths), *text[1:]])
-
-
-def machine() -> dict:
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)),
-        "memory_total_bytes": memory_total(),
-        "load_average_at_end": os.getloadavg(),
-        "packages": {name: importlib.metadata.version(name) for name in PACKAGES},
-    }
-
-
-def memory_total() -> int | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+    return aligned(lines)
 
 
 def report(results: dict[str, Measurement], checks: list[dict], settings: dict) -> dict:
@@ -571,7 +541,7 @@ def report(results: dict[str, Measurement], checks: list[dict], settings: dict) 
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": settings,
         "notes": list(NOTES),
-        "machine": machine(),
+        "machine": machine(PACKAGES),
         "measurements": measurements,
         "targets": checks,
     }

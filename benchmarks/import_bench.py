@@ -38,11 +38,9 @@ does not change the exit status: this is a measurement, not a test.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import multiprocessing
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -57,6 +55,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pydicom
+from _report import aligned, machine
 
 from circus_nb import PartialVolume, Store
 from circus_nb.api.series import Series
@@ -302,7 +301,6 @@ def verdicts(results: dict[str, Measurement]) -> list[dict]:
 
 
 def table(results: dict[str, Measurement], checks: list[dict]) -> str:
-    header = ("measurement", "value", "unit", "ratio", "target", "result")
     lines = []
     for name, m in results.items():
         mine = [c for c in checks if c["measurement"] == name] or [None]
@@ -310,11 +308,7 @@ def table(results: dict[str, Measurement], checks: list[dict]) -> str:
             first = (m.label, f"{m.value:.1f}" if m.unit == "files/s" else f"{m.value:.3f}",
                      m.unit) if k == 0 else ("", "", "")
             lines.append(first + verdict_cells(results, check, m.unit))
-    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
-    text = ["  ".join(cell.rjust(w) if i == 1 else cell.ljust(w)
-                      for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
-            for row in [header, *lines]]
-    return "\n".join([text[0], "  ".join("-" * w for w in widths), *text[1:]])
+    return aligned(lines)
 
 
 def verdict_cells(results: dict[str, Measurement], check: dict | None,
@@ -328,36 +322,12 @@ def verdict_cells(results: dict[str, Measurement], check: dict | None,
     return (f"{check['ratio']:.3f} x {against}", f">= {check['threshold']:.2f} x", result)
 
 
-def machine() -> dict:
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)),
-        "memory_total_bytes": memory_total(),
-        "load_average_at_end": os.getloadavg(),
-        "packages": {name: importlib.metadata.version(name) for name in PACKAGES},
-    }
-
-
-def memory_total() -> int | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
 def report(results: dict[str, Measurement], checks: list[dict], settings: dict) -> dict:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": settings,
         "notes": list(NOTES),
-        "machine": machine(),
+        "machine": machine(PACKAGES),
         "measurements": {name: asdict(m) for name, m in results.items()},
         "targets": checks,
     }

@@ -1,0 +1,45 @@
+"""What the benchmark scripts share: machine facts and the aligned result table."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+from collections.abc import Sequence
+
+HEADER = ("measurement", "value", "unit", "ratio", "target", "result")
+
+
+def machine(packages: Sequence[str]) -> dict:
+    """Facts about this machine and the package versions measured."""
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "memory_total_bytes": memory_total(),
+        "load_average_at_end": os.getloadavg(),
+        "packages": {name: importlib.metadata.version(name) for name in packages},
+    }
+
+
+def memory_total() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def aligned(lines: Sequence[Sequence[str]], header: Sequence[str] = HEADER) -> str:
+    """Rows as a plain-text table: the value column right-aligned, a rule under the header."""
+    rows = [tuple(header), *map(tuple, lines)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    text = ["  ".join(cell.rjust(w) if i == 1 else cell.ljust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+            for row in rows]
+    return "\n".join([text[0], "  ".join("-" * w for w in widths), *text[1:]])
