@@ -5,6 +5,7 @@
 '1, 3, 5, ..., 9'
 """
 
+from . import sample
 from ._version import __version__
 from .api import Store
 from .api.cases import Case
@@ -36,4 +37,5 @@ __all__ = [
     "Volume",
     "__version__",
     "demo_store",
+    "sample",
 ]

@@ -12,6 +12,11 @@ a problem fills ``field`` and ``value`` so a user interface can point at it.
 ... except ValueError as e:
 ...     (e.field, e.value, str(e))
 ('delta', 0, 'Delta must not be 0.')
+>>> [issubclass(error, CircusError) for error in
+...  (ValidationError, PermissionDenied, NotFoundError, RevisionConflict)]
+[True, True, True, True]
+>>> issubclass(NotFoundError, KeyError), issubclass(PermissionDenied, PermissionError)
+(True, True)
 """
 
 from __future__ import annotations

@@ -1,4 +1,30 @@
-"""``Case``: a versioned selection of series; every save appends a revision."""
+"""``Case``: a versioned selection of series; every save appends a revision.
+
+>>> import circus_nb as cnb
+>>> store = cnb.demo_store()
+>>> project_id = store.projects()["project_id"][0]
+>>> uid = store.search_series(description="lung")["series_uid"][0]
+>>> [r.relation for r in store.related_series(uid).itertuples()].count("same study")
+3
+>>> case = store.create_case(project_id, [uid], tags=["nodule"])
+>>> case = store.case(case.case_id)
+>>> case.save("Read.", attributes={"finding": "normal"}, base=0).index
+1
+>>> case.revision(0).description, case.revert(0).description
+('Created new case.', 'Reverted to revision 0.')
+>>> case.add_tags(["teaching"]), case.remove_tags(["nodule"]), case.set_tags(["done"])
+(['nodule', 'teaching'], ['teaching'], ['done'])
+>>> store.bulk_tags([case.case_id], "add", ["reviewed"])[case.case_id]
+['done', 'reviewed']
+>>> store.search_cases(tags=["reviewed"])["revision"].tolist()
+[2]
+>>> with store.as_user("alice@example.org"):
+...     store.delete_case(case.case_id)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+circus_nb.errors.PermissionDenied: Acting as another user (store.as_user) requires ...
+>>> store.close()
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,17 @@ The order of work is what keeps a store whole: files are placed first (copied
 to a temporary name, then renamed into place), and only then are their catalog
 rows written, one transaction per chunk. A crash leaves at worst files that no
 row points at; the next import of the same files overwrites them and completes.
+
+>>> import tempfile, circus_nb as cnb
+>>> folder = tempfile.mkdtemp()
+>>> _ = cnb.sample.write_ct_series(folder, n=3, size=16)
+>>> store = cnb.Store.create(None)
+>>> report = store.import_dicom(folder, progress=False)
+>>> isinstance(report, cnb.ImportReport), report.counts["imported"]
+(True, 3)
+>>> store.import_dicom(folder, progress=False).counts["already_present"]
+3
+>>> store.close()
 """
 
 from __future__ import annotations

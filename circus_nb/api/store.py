@@ -10,6 +10,21 @@
 >>> with store.as_user("bob@example.org"):
 ...     list(store.projects()["name"])
 ['Lung nodules']
+>>> store.update_project(project.project_id, tags=["nodule", "mass"]).tag_names
+('nodule', 'mass')
+>>> store.project(project.project_id).name
+'Lung nodules'
+>>> store.add_group("viewers", privileges=["personalInfoView"])
+'viewers'
+>>> store.set_user_groups("bob@example.org", ["readers", "viewers"])
+>>> store.users().set_index("email").loc["bob@example.org", "groups"]
+['readers', 'viewers']
+>>> sorted(store.groups()["name"]), store.roles()["roles"].tolist()
+(['admins', 'readers', 'viewers'], [['read']])
+>>> with store.as_user("bob@example.org"):
+...     store.set_preference("personal_info_view", True)
+...     store.preferences(), store.may_view_patient_info()
+({'personal_info_view': True}, True)
 >>> store.close()
 """
 
@@ -590,8 +605,7 @@ class Store:
         hidden = ~frame["project_id"].isin(visible)
         for column in ("patient_id", "patient_name", "age", "sex"):
             frame[column] = frame[column].astype(object).where(~hidden, None)
-        frame["tags"] = frame["tags"].map(list)
-        return frame
+        return accounts.as_lists(frame, "tags")
 
     def export_cases(self, case_ids: str | Sequence[str], path: str | Path,
                      format: str = "mhd", labels: str = "isolated", archive: str = "zip",

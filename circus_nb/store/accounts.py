@@ -107,33 +107,40 @@ def admin_count(con: Con) -> int:
     ).fetchone()[0]
 
 
+def as_lists(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """DuckDB gives list columns as numpy arrays; users expect Python lists."""
+    for column in columns:
+        frame[column] = [list(v) if v is not None else [] for v in frame[column]]
+    return frame
+
+
 def users_frame(con: Con) -> pd.DataFrame:
-    return con.execute(
+    return as_lists(con.execute(
         """SELECT u.email, u.display_name,
                   coalesce(list(m.group_name ORDER BY m.group_name)
                            FILTER (WHERE m.group_name IS NOT NULL), []) AS groups,
                   u.created_at
            FROM users u LEFT JOIN group_members m ON m.email = u.email
            GROUP BY ALL ORDER BY u.email"""
-    ).df()
+    ).df(), "groups")
 
 
 def groups_frame(con: Con) -> pd.DataFrame:
-    return con.execute(
+    return as_lists(con.execute(
         """SELECT g.name, g.privileges, g.domains,
                   (SELECT count(*) FROM group_members m WHERE m.group_name = g.name) AS members,
                   g.created_at
            FROM groups g ORDER BY g.name"""
-    ).df()
+    ).df(), "privileges", "domains")
 
 
 def roles_frame(con: Con, project_id: str | None = None) -> pd.DataFrame:
     where = "WHERE project_id = ?" if project_id else ""
-    return con.execute(
+    return as_lists(con.execute(
         f"SELECT group_name, project_id, roles FROM project_roles {where}"
         " ORDER BY project_id, group_name",
         [project_id] if project_id else [],
-    ).df()
+    ).df(), "roles")
 
 
 def set_preference(con: Con, email: str, key: str, value: Any) -> None:
