@@ -22,7 +22,7 @@ __all__ = ["NewCaseForm"]
 
 _COLUMNS = ("#", "Modality", "Series Description", "Series UID", "Series Date", "Images",
             "Range", "")
-_WIDTHS = ("30px", "70px", "200px", "180px", "150px", "80px", "150px", "70px")
+_WIDTHS = ("30px", "70px", "200px", "180px", "150px", "80px", "150px", "90px")
 
 
 def _range_text(spec: Any) -> str:
@@ -44,7 +44,10 @@ class NewCaseForm(widgets.VBox):
         self.case: Case | None = None
         self._build()
         super().__init__([self._project_row, self.table, self.editor_box, self._add_row,
-                          self.confirm_box, self.tags_input, self.create_button, self.message],
+                          self.confirm_box,
+                          widgets.HBox([widgets.Label("Tags", layout=widgets.Layout(
+                              width="90px")), self.tags_input]),
+                          widgets.HBox([self.create_button]), self.message],
                          layout=widgets.Layout(padding="4px"))
         self.add_series(series_uid)
         self._on_project()
@@ -137,7 +140,7 @@ class NewCaseForm(widgets.VBox):
 
         editor.on_ok(apply)
         self.editor_box.children = (widgets.HTML(f"<b>Range of series #{i}</b>"), editor,
-                                    cancel)
+                                    widgets.HBox([cancel]))
         return editor
 
     def request_add(self, series_uid: str | None) -> None:
@@ -226,6 +229,9 @@ class NewCaseForm(widgets.VBox):
         self.related.options = [
             (f"{r.modality} {r.series_description or ''} ({r.images}) {r.relation}",
              r.series_uid) for r in related.itertuples()]
+        chosen = {uid for uid, _ in self._entries}
+        self.related.value = next((uid for _, uid in self.related.options if uid not in chosen),
+                                  None)
 
 
 def _cell(text: str) -> str:
