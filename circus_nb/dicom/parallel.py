@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -67,7 +68,12 @@ def _get_pool() -> ProcessPoolExecutor:
 
 def _exit_with(pid: int) -> None:
     """In a worker: leave when process ``pid`` (the importer) is gone, even if it was
-    killed with no chance to stop its workers."""
+    killed with no chance to stop its workers.
+
+    Ctrl+C (a kernel interrupt) is for the importer: it stops the import and the
+    workers with it; workers printing their own KeyboardInterrupt would only be noise.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while True:
