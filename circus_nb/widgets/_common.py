@@ -59,3 +59,8 @@ def button(description: str, style: str = "", tooltip: str = "", width: str = "a
            ) -> widgets.Button:
     return widgets.Button(description=description, button_style=style, tooltip=tooltip,
                           layout=widgets.Layout(width=width))
+
+
+def labelled(text: str, widget: widgets.Widget, width: str = "90px") -> widgets.HBox:
+    """``widget`` with a label on its left (for controls that have no description)."""
+    return widgets.HBox([widgets.Label(text, layout=widgets.Layout(width=width)), widget])

@@ -28,7 +28,7 @@ from ..domain.case import Revision
 from ..domain.schema import validate_attributes
 from ..domain.values import check_text
 from ..errors import PermissionDenied, RevisionConflict, ValidationError
-from ._common import Message, button
+from ._common import Message, button, labelled
 
 __all__ = ["CaseEditor"]
 
@@ -108,7 +108,8 @@ class CaseEditor(widgets.VBox):
         self._build()
         super().__init__([self.header, self._picker_row, self._state_row, self.form,
                           self.status_input, self.form_message, self.series_html,
-                          self.tags_input, self._save_row, self.notice, self.message,
+                          labelled("Tags", self.tags_input), self._save_row, self.notice,
+                          self.message,
                           self.panels], layout=widgets.Layout(padding="4px"))
         self.reload()
         self.message.show("")

@@ -15,7 +15,7 @@ from ..api.cases import Case
 from ..api.series import as_partial_volume
 from ..api.store import Store
 from ..domain.partial_volume import PartialVolume
-from ._common import Message, button
+from ._common import Message, button, labelled
 from .range_editor import RangeEditor
 
 __all__ = ["NewCaseForm"]
@@ -45,8 +45,7 @@ class NewCaseForm(widgets.VBox):
         self._build()
         super().__init__([self._project_row, self.table, self.editor_box, self._add_row,
                           self.confirm_box,
-                          widgets.HBox([widgets.Label("Tags", layout=widgets.Layout(
-                              width="90px")), self.tags_input]),
+                          labelled("Tags", self.tags_input),
                           widgets.HBox([self.create_button]), self.message],
                          layout=widgets.Layout(padding="4px"))
         self.add_series(series_uid)
