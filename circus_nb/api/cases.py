@@ -43,6 +43,7 @@ from ..domain.series import Volume
 from ..domain.values import check_text
 from ..errors import NotFoundError, RevisionConflict, ValidationError
 from ..store import cases as cases_sql
+from ..store.projects import load_project
 from .series import Series, as_partial_volume
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ class Case:
         return self._store._db()
 
     def _project(self) -> Project:
-        from ..store.projects import load_project  # the project row, without a read check
+        """The project row, without a read check (callers check the role they need)."""
         return load_project(self._store._db(), self.project_id)
 
     def _head(self) -> dict[str, Any]:
