@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import platform
 from collections.abc import Sequence
+from pathlib import Path
 
 HEADER = ("measurement", "value", "unit", "ratio", "target", "result")
 
@@ -43,3 +45,20 @@ def aligned(lines: Sequence[Sequence[str]], header: Sequence[str] = HEADER) -> s
                       for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
             for row in rows]
     return "\n".join([text[0], "  ".join("-" * w for w in widths), *text[1:]])
+
+
+def print_notes(notes: Sequence[str], load_at_start: Sequence[float]) -> None:
+    """The footnotes under a table, with the load average that may have skewed it."""
+    for note in notes:
+        print(f"* {note}")
+    print("* load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}; other busy processes"
+          " skew the figures".format(*load_at_start))
+
+
+def print_verdict_and_save(total: int, failed: Sequence[str], out: Path, data: dict) -> None:
+    """``N of M targets met`` and the JSON results file."""
+    print(f"\n{total - len(failed)} of {total} targets met"
+          + (f"; FAIL: {', '.join(failed)}" if failed else "."))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    print(f"Results written to {out}")

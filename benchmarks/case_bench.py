@@ -69,7 +69,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _report import aligned, machine
+from _report import aligned, machine, print_notes, print_verdict_and_save
 
 from circus_nb import Store
 from circus_nb.api.cases import Case
@@ -617,19 +617,11 @@ def main() -> int:
     print()
     print(table(results, checks))
     print()
-    for note in NOTES:
-        print(f"* {note}")
-    print("* load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}; other busy processes"
-          " skew the figures".format(*settings["load_average_at_start"]))
+    print_notes(NOTES, settings["load_average_at_start"])
     print("* seconds per phase: " + ", ".join(f"{k.lower()} {v:.1f}"
                                               for k, v in settings["phase_seconds"].items()))
     failed = [c["measurement"] for c in checks if not c["passed"]]
-    print(f"\n{len(checks) - len(failed)} of {len(checks)} targets met"
-          + (f"; FAIL: {', '.join(failed)}" if failed else "."))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report(results, checks, settings), indent=2, default=str)
-                        + "\n")
-    print(f"Results written to {args.out}")
+    print_verdict_and_save(len(checks), failed, args.out, report(results, checks, settings))
     return 0
 
 

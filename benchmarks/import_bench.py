@@ -38,7 +38,6 @@ does not change the exit status: this is a measurement, not a test.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import shutil
@@ -55,7 +54,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pydicom
-from _report import aligned, machine
+from _report import aligned, machine, print_notes, print_verdict_and_save
 
 from circus_nb import PartialVolume, Store
 from circus_nb.api.series import Series
@@ -383,19 +382,10 @@ def main() -> int:
     print()
     print(table(results, checks))
     print()
-    for note in NOTES:
-        print(f"* {note}")
-    print("* load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}; other busy processes"
-          " skew the figures".format(*settings["load_average_at_start"]))
-    failed = [c for c in checks if not c["passed"]]
-    names = [c["measurement"] + (f" vs {c['baseline']}" if c["baseline"] else "")
-             for c in failed]
-    print(f"\n{len(checks) - len(failed)} of {len(checks)} targets met"
-          + (f"; FAIL: {', '.join(names)}" if failed else "."))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report(results, checks, settings), indent=2, default=str)
-                        + "\n")
-    print(f"Results written to {args.out}")
+    print_notes(NOTES, settings["load_average_at_start"])
+    failed = [c["measurement"] + (f" vs {c['baseline']}" if c["baseline"] else "")
+              for c in checks if not c["passed"]]
+    print_verdict_and_save(len(checks), failed, args.out, report(results, checks, settings))
     return 0
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import statistics
 import tempfile
 import time
@@ -37,7 +36,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from _report import aligned, machine
+from _report import aligned, machine, print_verdict_and_save
 
 from circus_nb import Store
 from circus_nb.dicom.sample import write_ct_series
@@ -130,17 +129,14 @@ def main() -> int:
         results = run(Path(folder), args.slices)
     print()
     print(aligned(rows(results)))
-    passed = sum(results[name].value < t for name, t in TARGETS.items())
-    print(f"\n{passed} of {len(TARGETS)} targets met.")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
+    failed = [name for name, target in TARGETS.items() if results[name].value >= target]
+    print_verdict_and_save(len(TARGETS), failed, args.out, {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": {"slices": args.slices, "slice_size": 512, "thumbnail_size": 128},
         "machine": machine(PACKAGES),
         "measurements": {name: asdict(m) for name, m in results.items()},
         "targets_ms": TARGETS,
-    }, indent=2, default=str))
-    print(f"Results written to {args.out}")
+    })
     return 0
 
 
