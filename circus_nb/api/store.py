@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,34 +51,23 @@ from ..domain.privileges import (
 )
 from ..domain.project import Project
 from ..domain.values import check_email, check_text, new_id
-from ..errors import NotFoundError, ValidationError
+from ..errors import ValidationError
 from ..store import accounts, projects
-from ..store import cases as cases_sql
 from ..store import search as search_sql
 from ..store import series as series_sql
 from ..store.catalog import Catalog
 from ..thumbnails import make_thumbnail
 from ._checks import PATIENT_FILTERS, as_utc, check_page, check_sort
-from .cases import Case, check_tags, first_revision, new_case_entries
-from .export import write_export
+from .case_methods import CaseMethods
 from .importing import ImportReport, import_dicom
 from .series import Series
 
 __all__ = ["Store"]
 
 PREFERENCES = {"personal_info_view": bool}  # known keys and their types
-MAX_BULK_CASES, MAX_BULK_TAGS = 1000, 10
 
 
-def _retag(current: list[str], operation: str, tags: list[str]) -> list[str]:
-    if operation == "set":
-        return tags
-    if operation == "add":
-        return current + [t for t in tags if t not in current]
-    return [t for t in current if t not in tags]
-
-
-class Store:
+class Store(CaseMethods):
     """A circus_nb store, opened as one user. Use :meth:`create` or :meth:`open`."""
 
     def __init__(self, catalog: Catalog, user: str):
@@ -474,175 +462,6 @@ class Store:
                 series_sql.put_thumbnail(con, series.series_uid, number, size, *thumb.shape,
                                          thumb.tobytes())
         return thumb
-
-    # -- cases ---------------------------------------------------------------
-
-    def create_case(self, project_id: str, series: Sequence[Any], tags: Iterable[str] = ()
-                    ) -> Case:
-        """Create a case in a project from one or more series (``write`` on the project).
-
-        ``series`` items are a series UID (its ``auto`` range), or ``(uid, spec)`` with
-        spec ``"auto"``, a ``PartialVolume`` or ``(start, end, delta)``. ``auto`` is
-        resolved now and stored resolved. The first revision is ``Created new case.``
-        with status ``draft``.
-
-        Raises
-        ------
-        NotFoundError
-            No such project, or ``Nonexistent series.``
-        PermissionDenied
-            Without ``write``, or a series outside the user's domains.
-        ValidationError
-            An empty series list, series from two domains, ``Specified range is
-            invalid.``, or a tag that is not 1-32 characters.
-        """
-        project = projects.load_project(self._db(), project_id)
-        self.rights.require_role(project_id, "write", project.name)
-        entries = new_case_entries(self, project, series)
-        tags = check_tags(tags)
-        domains = sorted({self.series(e.series_uid).domain for e in entries})
-        case_id = new_id()
-        with self._write() as con:
-            cases_sql.insert_case(con, case_id, project_id, tags, domains,
-                                  first_revision(self.user, entries))
-        return Case(self, case_id, project_id)
-
-    def case(self, case_id: str) -> Case:
-        """One case (``read`` on its project)."""
-        head = cases_sql.load_head(self._db(), case_id)
-        case = Case(self, case_id, head["project_id"])
-        case._con()  # checks read
-        return case
-
-    def delete_case(self, case_id: str) -> None:
-        """Delete a case and all its revisions (``moderate`` on its project)."""
-        head = cases_sql.load_head(self._db(), case_id)
-        project = projects.load_project(self._db(), head["project_id"])
-        self.rights.require_role(project.project_id, "moderate", project.name)
-        with self._write() as con:
-            cases_sql.delete_case(con, case_id)
-
-    def bulk_tags(self, case_ids: Sequence[str], operation: str, tags: Iterable[str]
-                  ) -> dict[str, list[str]]:
-        """``add``, ``remove`` or ``set`` tags on up to 1,000 cases at once (``write``).
-
-        All or nothing: one refused case leaves every case as it was. Returns the new
-        tags of each case.
-        """
-        if operation not in ("add", "remove", "set"):
-            raise ValidationError(f"operation must be 'add', 'remove' or 'set', got"
-                                  f" {operation!r}.", field="operation", value=operation)
-        tags = check_tags(tags)
-        case_ids = [case_ids] if isinstance(case_ids, str) else list(dict.fromkeys(case_ids))
-        if not 1 <= len(case_ids) <= MAX_BULK_CASES or len(tags) > MAX_BULK_TAGS:
-            raise ValidationError(
-                f"Bulk tag changes take 1 to {MAX_BULK_CASES} cases and at most"
-                f" {MAX_BULK_TAGS} tags, got {len(case_ids)} cases and {len(tags)} tags.",
-                field="case_ids", value=len(case_ids))
-        with self._write() as con:
-            heads = cases_sql.heads(con, case_ids)
-            missing = [c for c in case_ids if c not in heads]
-            if missing:
-                raise NotFoundError(f"No case {missing[0]!r} ({len(missing)} of the"
-                                    f" {len(case_ids)} cases do not exist). Nothing was changed.",
-                                    field="case_ids", value=missing)
-            rights = self.rights
-            for project_id in {p for p, _ in heads.values()}:
-                rights.require_role(project_id, "write",
-                                    projects.load_project(con, project_id).name)
-            new = {c: _retag(heads[c][1], operation, tags) for c in case_ids}
-            cases_sql.set_tags(con, case_ids, new, datetime.now(UTC))
-        return new
-
-    def search_cases(self, project_id: str | Sequence[str] | None = None,
-                     case_id: str | None = None, tags: Iterable[str] | None = None,
-                     patient_id: str | None = None, patient_name: str | None = None,
-                     sex: str | None = None, min_age: int | None = None,
-                     max_age: int | None = None, created_from: Any = None,
-                     created_to: Any = None, updated_from: Any = None, updated_to: Any = None,
-                     as_of: Any = None, sort: list[str] | None = None, limit: int = 200,
-                     offset: int = 0) -> pd.DataFrame:
-        """Cases in the projects the current user can read, newest created first.
-
-        ``tags`` matches cases having all of them. ``as_of`` (a datetime) shows each
-        case as its revision current at that time: a snapshot of whole projects.
-        Patient columns show only with ``personalInfoView``, the preference and the
-        project's ``viewPersonalInfo``.
-
-        Raises
-        ------
-        PermissionDenied
-            Naming a project the user cannot read, or filtering by patient fields
-            without ``personalInfoView``.
-        """
-        rights = self.rights
-        readable = projects.readable_ids(self._db(), rights)
-        wanted = readable
-        if project_id is not None:
-            wanted = [project_id] if isinstance(project_id, str) else list(project_id)
-            for pid in wanted:
-                if pid not in readable:
-                    name = projects.load_project(self._db(), pid).name
-                    rights.require_role(pid, "read", name)
-        filters = {k: v for k, v in {
-            "case_id": case_id, "tags": None if tags is None else check_tags(tags),
-            "patient_id": patient_id, "patient_name": patient_name, "sex": sex,
-            "min_age": min_age, "max_age": max_age,
-            "created_from": as_utc(created_from, "created_from"),
-            "created_to": as_utc(created_to, "created_to", end_of_day=True),
-            "updated_from": as_utc(updated_from, "updated_from"),
-            "updated_to": as_utc(updated_to, "updated_to", end_of_day=True),
-        }.items() if v is not None}
-        if filters.keys() & PATIENT_FILTERS:
-            rights.require_patient_search()
-        columns = list(search_sql.CASE_LATEST)
-        sort = check_sort(sort or ["-created_at"], [c for c in columns if c != "tags"])
-        check_page(limit, offset)
-        frame = search_sql.search_cases(self._db(), filters, wanted,
-                                        as_utc(as_of, "as_of"), sort, limit, offset)
-        visible = {pid for pid in wanted if rights.may_view_patient_info(
-            self.preferences()["personal_info_view"], pid)}
-        hidden = ~frame["project_id"].isin(visible)
-        for column in ("patient_id", "patient_name", "age", "sex"):
-            frame[column] = frame[column].astype(object).where(~hidden, None)
-        return accounts.as_lists(frame, "tags")
-
-    def export_cases(self, case_ids: str | Sequence[str], path: str | Path,
-                     format: str = "mhd", labels: str = "isolated", archive: str = "zip",
-                     revision: int | None = None) -> Path:
-        """Write cases into one archive, CIRCUS style; return the archive's path.
-
-        Per case, a folder ``<case_id>/`` holds ``data.json`` (the case and the
-        exported revision) and per series entry ``i`` its volume ``vol00i`` (exactly
-        the images of its range, in order): ``.mhd`` + ``.raw`` for ``format="mhd"``,
-        ``.nii.gz`` for ``format="nifti"`` (needs nibabel). Voxel labels go beside it,
-        one file each (``labels="isolated"``: ``vol000-label000``) or one combined file
-        (``labels="combined"``: ``vol000-label``, value = label index + 1).
-
-        ``path`` is the archive to write (``archive="zip"`` or ``"tar.gz"``), or an
-        existing folder to write ``<case_id>.zip`` (``cases.zip`` for several cases)
-        in. ``revision=None`` exports each case's latest revision, an integer that
-        revision of every case. Nothing is left behind when the export fails.
-
-        >>> store = Store.create(None)
-        >>> store.export_cases("no-such-case", ".", format="dicom")
-        Traceback (most recent call last):
-        ...
-        circus_nb.errors.ValidationError: format must be 'mhd' or 'nifti', got 'dicom'.
-        >>> store.close()
-
-        Raises
-        ------
-        PermissionDenied
-            Without the global ``downloadVolume``, or ``read`` on a case's project.
-        ValidationError
-            An unknown ``format``, ``labels`` or ``archive``, no case ids, or a
-            ``path`` that already exists.
-        NotFoundError
-            No such case, no such revision, or no folder to write ``path`` in.
-        """
-        return write_export(self, case_ids, path, format=format, labels=labels,
-                            archive=archive, revision=revision)
 
     # -- reprs ---------------------------------------------------------------
 
