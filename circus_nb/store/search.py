@@ -95,12 +95,13 @@ CASE_AS_OF = {**_CASE_COMMON, "updated_at": "r.date", "revision": "r.idx",
               "status": "r.status", "description": "r.description"}
 _CASE_FROM_LATEST = "cases c LEFT JOIN series s ON s.series_uid = c.first_series_uid"
 # The revision current at a time: the last one saved at or before it.
-_CASE_FROM_AS_OF = """cases c
-    JOIN (SELECT case_id, max(idx) AS idx FROM revisions WHERE date <= ? GROUP BY case_id) cur
-        ON cur.case_id = c.case_id
-    JOIN revisions r ON r.case_id = c.case_id AND r.idx = cur.idx
-    JOIN revision_series rs ON rs.case_id = c.case_id AND rs.idx = cur.idx AND rs.position = 0
+_CURRENT = "SELECT case_id, max(idx) AS idx FROM revisions WHERE date <= ? GROUP BY case_id"
+_REVISION_JOINS = """JOIN revisions r ON r.case_id = c.case_id AND r.idx = {idx}
+    JOIN revision_series rs ON rs.case_id = c.case_id AND rs.idx = {idx} AND rs.position = 0
     LEFT JOIN series s ON s.series_uid = rs.series_uid"""
+_CASE_FROM_AS_OF = (f"cases c JOIN ({_CURRENT}) cur ON cur.case_id = c.case_id "
+                    + _REVISION_JOINS.format(idx="cur.idx"))
+_CASE_JOIN_PAGE = _REVISION_JOINS.format(idx="c.current_idx")
 
 # filter name -> condition on the result columns (names resolved per mode)
 _CASE_FILTERS = {
@@ -118,21 +119,34 @@ _CASE_FILTERS = {
 }
 
 
+# With only these, the page can be picked from the case rows before anything is joined.
+_HEAD_FILTERS = {"case_id", "tags", "created_from", "created_to"}
+_HEAD_SORT = {"case_id", "project_id", "created_at"}
+
+
 def case_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any,
                sort: Sequence[str], limit: int, offset: int) -> tuple[str, list[Any]]:
     """The case search SQL: the latest revisions, or those current at ``as_of``."""
     columns = CASE_LATEST if as_of is None else CASE_AS_OF
-    params: list[Any] = [] if as_of is None else [as_of]
     conditions = ["list_contains(?, c.project_id)"]
-    params.append(sorted(project_ids))
+    values: list[Any] = [sorted(project_ids)]
     for name, value in filters.items():
         conditions.append(_CASE_FILTERS[name].format(**columns))
-        params.append(value)
+        values.append(value)
     select = ", ".join(f"{expr} AS {name}" for name, expr in columns.items())
-    source = _CASE_FROM_LATEST if as_of is None else _CASE_FROM_AS_OF
-    sql = (f"SELECT {select} FROM {source} WHERE {' AND '.join(conditions)} "
-           f"{order_by(sort, columns, 'c.case_id')} LIMIT ? OFFSET ?")
-    return sql, [*params, limit, offset]
+    where = " AND ".join(conditions)
+    order = order_by(sort, columns, "c.case_id")
+    if as_of is None:
+        sql = f"SELECT {select} FROM {_CASE_FROM_LATEST} WHERE {where} {order} LIMIT ? OFFSET ?"
+        return sql, [*values, limit, offset]
+    if filters.keys() <= _HEAD_FILTERS and {k.lstrip("-") for k in sort} <= _HEAD_SORT:
+        # Page first, then join revisions for those rows only: far less to join.
+        page = (f"SELECT c.*, cur.idx AS current_idx FROM cases c JOIN ({_CURRENT}) cur"
+                f" ON cur.case_id = c.case_id WHERE {where} {order} LIMIT ? OFFSET ?")
+        sql = f"SELECT {select} FROM ({page}) c {_CASE_JOIN_PAGE} {order}"
+        return sql, [as_of, *values, limit, offset]
+    sql = f"SELECT {select} FROM {_CASE_FROM_AS_OF} WHERE {where} {order} LIMIT ? OFFSET ?"
+    return sql, [as_of, *values, limit, offset]
 
 
 def search_cases(con: Con, filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any,

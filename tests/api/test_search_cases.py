@@ -93,3 +93,18 @@ def test_as_of_shows_each_case_as_it_was(cases, three):
 def test_bad_arguments(cases, kwargs, message):
     with pytest.raises(cnb.ValidationError, match=message):
         cases.search_cases(**kwargs)
+
+
+def test_as_of_gives_the_same_rows_whichever_way_the_query_is_planned(cases, three):
+    lung, abdomen, _ = three
+    lung.save("graded", attributes={"finding": "nodule"}, status="done")
+    abdomen.save("graded", attributes={"finding": "normal"}, status="done")
+    when = datetime.now(UTC)
+    lung.save("again", attributes={"finding": "normal"}, status="re-read")
+    # sorting by case columns only picks the page before joining; by status, after
+    paged_first = cases.search_cases(as_of=when, sort=["-created_at"])
+    joined_first = cases.search_cases(as_of=when, sort=["-created_at", "status"])
+    assert paged_first.equals(joined_first)
+    assert paged_first["revision"].tolist() == [0, 1, 1]
+    page = cases.search_cases(as_of=when, sort=["created_at"], limit=1, offset=1)
+    assert page["case_id"].tolist() == [abdomen.case_id]
