@@ -88,10 +88,15 @@ def _field_control(key: str, spec: dict[str, Any], required: bool) -> widgets.Wi
 class CaseEditor(widgets.VBox):
     """Edit case ``case_id``: open a revision, change attributes and status, save.
 
-    >>> editor = CaseEditor(store, case_id)                 # doctest: +SKIP
-    >>> editor.attributes = {"finding": "nodule", "grade": 2}   # doctest: +SKIP
-    >>> editor.dirty, editor.save("Graded.")               # doctest: +SKIP
-    (True, <Revision 1 'draft' 'Graded.' by ...>)
+    >>> import circus_nb as cnb
+    >>> store = cnb.demo_store()
+    >>> uid = store.search_series(description="lung")["series_uid"][0]
+    >>> case = store.create_case(store.projects()["project_id"][0], [uid])
+    >>> editor = CaseEditor(store, case.case_id)
+    >>> editor.attributes = {"finding": "nodule", "grade": 2}
+    >>> editor.dirty, editor.save("Graded.").index, editor.dirty
+    (True, 1, False)
+    >>> store.close()
     """
 
     def __init__(self, store: Store, case_id: str):

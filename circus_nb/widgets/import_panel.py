@@ -36,9 +36,14 @@ _CELL = "style='text-align:left; padding:2px 8px'"
 class ImportPanel(widgets.VBox):
     """Import DICOM into the store, into one of the current user's domains.
 
-    >>> panel = ImportPanel(store)                       # doctest: +SKIP
-    >>> panel.run("scans/", domain="default").counts     # doctest: +SKIP
-    {'imported': 290, 'already_present': 0, ...}
+    >>> import tempfile, circus_nb as cnb
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = cnb.sample.write_ct_series(folder, n=4, size=16)
+    >>> store = cnb.Store.create(None)
+    >>> panel = ImportPanel(store)
+    >>> panel.run(folder, domain="default").counts["imported"]
+    4
+    >>> store.close()
     """
 
     def __init__(self, store: Store):

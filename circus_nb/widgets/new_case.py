@@ -32,9 +32,17 @@ def _range_text(spec: Any) -> str:
 class NewCaseForm(widgets.VBox):
     """Make a case from series ``series_uid`` (and more, with Add Series).
 
-    >>> form = NewCaseForm(store, uid)        # doctest: +SKIP
-    >>> form.set_range(0, (3, 62, 1)); form.create()   # doctest: +SKIP
-    <Case ...>
+    >>> import circus_nb as cnb
+    >>> store = cnb.demo_store()
+    >>> uid = store.search_series(description="localizer")["series_uid"][0]
+    >>> form = NewCaseForm(store, uid)
+    >>> form.create_button.description
+    'Create Case for Chest CT demo'
+    >>> form.set_range(0, (3, 62, 1)); form.tags = ["nodule"]
+    >>> case = form.create()
+    >>> case.latest.series[0].partial_volume, case.tags
+    (PartialVolume(start=3, end=62, delta=1), ['nodule'])
+    >>> store.close()
     """
 
     def __init__(self, store: Store, series_uid: str):

@@ -25,9 +25,19 @@ __all__ = ["RangeEditor"]
 class RangeEditor(widgets.VBox):
     """Edit the range of series ``series_uid``; ``value`` is ``"auto"`` or a PartialVolume.
 
-    >>> editor = RangeEditor(store, uid)           # doctest: +SKIP
-    >>> editor.set(3, 62, 1); editor.valid, editor.value   # doctest: +SKIP
+    >>> import circus_nb as cnb
+    >>> store = cnb.demo_store()
+    >>> uid = store.search_series(description="localizer")["series_uid"][0]
+    >>> editor = RangeEditor(store, uid)
+    >>> editor.value, editor.preview.value
+    ('auto', '<b>Preview:</b> 1 <i>(auto)</i>')
+    >>> editor.set(1, 62, 1); editor.valid, editor.problem
+    (False, 'Specified range is invalid: the series has no image 2 (its images: 1,3-62).')
+    >>> editor.set(3, 62, 1); editor.valid, editor.value
     (True, PartialVolume(start=3, end=62, delta=1))
+    >>> editor.flip(); editor.value
+    PartialVolume(start=62, end=3, delta=-1)
+    >>> store.close()
     """
 
     def __init__(self, store: Store, series_uid: str, value: Any = "auto"):

@@ -50,10 +50,17 @@ _SELECTED_BACKGROUND = "#e8f0fe"
 class SeriesBrowser(widgets.VBox):
     """Search the series of your domains and start a case from one.
 
-    >>> browser = SeriesBrowser(store)                       # doctest: +SKIP
-    >>> browser.search(modality="CT", description="chest")   # doctest: +SKIP
-    >>> browser.select(browser.results["series_uid"][0])     # doctest: +SKIP
-    >>> form = browser.new_case()                            # doctest: +SKIP
+    >>> import circus_nb as cnb
+    >>> store = cnb.demo_store()
+    >>> browser = SeriesBrowser(store)
+    >>> len(browser.search(modality="CT", description="chest"))
+    3
+    >>> browser.select(browser.results["series_uid"][0]).description
+    'Chest CT lung 2.5 mm'
+    >>> form = browser.new_case()
+    >>> form.entries[0][0] == browser.results["series_uid"][0]
+    True
+    >>> store.close()
     """
 
     def __init__(self, store: Store, page_size: int = 50):
