@@ -237,6 +237,17 @@ def test_draw_thumbnails(imported, samples):
     assert labels[0].startswith("#1 z=") and labels[-1].startswith("#47 z=")
 
 
+def test_draw_thumbnails_on_given_axes(imported, samples):
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2)
+    series = imported.series(samples[1]["chest_ct_feet_first"].series_uid)
+    assert series.draw_thumbnails(count=3, ax=right) is right
+    assert len(right.images) == 3 and not left.images
+    assert [t.get_text().split()[0] for t in right.texts] == ["#40", "#20", "#1"]  # auto order
+    plt.close(figure)
+
+
 def test_series_reprs(imported, samples):
     series = imported.series(samples[1]["chest_ct_localizer"].series_uid)
     sample = samples[1]["chest_ct_localizer"]
