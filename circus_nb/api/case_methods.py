@@ -63,7 +63,7 @@ class CaseMethods:
         self.rights.require_role(project_id, "write", project.name)
         entries = new_case_entries(self, project, series)
         tags = check_tags(tags)
-        domains = sorted({self.series(e.series_uid).domain for e in entries})
+        domains = [self.series(entries[0].series_uid).domain]  # one, checked above
         case_id = new_id()
         with self._write() as con:
             cases_sql.insert_case(con, case_id, project_id, tags, domains,
@@ -163,8 +163,8 @@ class CaseMethods:
         check_page(limit, offset)
         frame = search_sql.search_cases(self._db(), filters, wanted,
                                         as_utc(as_of, "as_of"), sort, limit, offset)
-        visible = {pid for pid in wanted if rights.may_view_patient_info(
-            self.preferences()["personal_info_view"], pid)}
+        preference = self.preferences()["personal_info_view"]
+        visible = {pid for pid in wanted if rights.may_view_patient_info(preference, pid)}
         hidden = ~frame["project_id"].isin(visible)
         for column in ("patient_id", "patient_name", "age", "sex"):
             frame[column] = frame[column].astype(object).where(~hidden, None)
