@@ -237,7 +237,7 @@ class Series:
         for note in notes:
             if note.suspicious:
                 warnings.warn(f"Series {self.series_uid}: {note.text}", UserWarning,
-                              stacklevel=4)
+                              stacklevel=3)
         return (z, y, x), tuple(note.text for note in notes)
 
     def _checked_file(self, row: Any) -> Path:
@@ -276,7 +276,8 @@ class Series:
         Grayscale images give a 2-D image, windowed with the file's window (else
         its 0.5-99.5 percentiles); colour images (RGB, YBR, palette) give an
         (h, w, 3) RGB image; a multi-frame image shows its middle frame. Cached
-        in the catalog after the first call (when the store is writable).
+        in the catalog after the first call (when the store is writable); the file
+        is checked against its import whenever it is read, as for volumes.
 
         Raises
         ------
