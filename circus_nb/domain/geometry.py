@@ -150,7 +150,8 @@ def slice_pitch(positions: Sequence[Point | None], orientation: Any,
     if len(positions) >= 2:
         if len(known) == len(positions):
             offsets = _offsets(np.asarray(known, dtype=float), orientation)
-            pitch = float(np.median(np.abs(np.diff(offsets))))
+            with np.errstate(all="ignore"):  # infinite offsets: a NaN pitch, refused below
+                pitch = float(np.median(np.abs(np.diff(offsets))))
             if math.isfinite(pitch) and pitch > SAME_PLACE_MM:
                 return pitch, notes
             why = "the slices share one position"

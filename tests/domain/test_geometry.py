@@ -170,6 +170,7 @@ def test_axial_frames_come_out_head_first(zs):
     assert [zs[i] for i in order] == sorted(zs, reverse=True)
 
 
+@pytest.mark.filterwarnings("error")  # nor any numpy warning on the way
 @given(st.lists(st.tuples(*[st.floats(allow_nan=False)] * 3), min_size=2, max_size=5),
        st.lists(st.floats(), min_size=6, max_size=6))
 def test_absurd_coordinates_still_give_a_positive_pitch(positions, orientation):
