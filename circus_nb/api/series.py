@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import json
+import math
+import operator
+import os
+import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .._repr import card_html, card_text
-from ..dicom.pixels import read_image
+from ..dicom.pixels import read_display, read_frames, read_image
+from ..domain.geometry import head_first_order, pixel_spacing, slice_pitch
 from ..domain.image_range import ImageRange
 from ..domain.partial_volume import PartialVolume
-from ..domain.series import Volume, auto_partial_volume
+from ..domain.series import Volume, auto_partial_volume, file_change
 from ..errors import CircusError, ValidationError
 from ..store import series as series_sql
-from ..thumbnails import draw_strip
+from ..thumbnails import check_size, draw_strip, from_bytes, make_thumbnail
 
 if TYPE_CHECKING:
     from .store import Store
@@ -81,35 +87,136 @@ class Series:
         return auto_partial_volume(self.images, z, self.series_uid)
 
     def partial_volume(self, spec: Any = "auto") -> PartialVolume:
-        """``spec`` resolved and checked against the images of this series."""
+        """``spec`` resolved and checked against the images of this series.
+
+        Containment is decided by arithmetic, so even ``(1, 10**9, 1)`` is refused
+        at once.
+
+        Raises
+        ------
+        ValidationError
+            For a malformed spec, or a range asking for images the series lacks.
+        """
         pv = as_partial_volume(spec)
         pv = self.resolve_auto() if pv == "auto" else pv
-        if not pv.within(self.images):
-            missing = [n for n in pv.to_list() if n not in self.images][:5]
+        missing = pv.missing_from(self.images, limit=5)
+        if missing:
             raise ValidationError(
                 f"Specified range is invalid. {pv.describe()} asks for image(s)"
                 f" {', '.join(map(str, missing))}, which series {self.series_uid} does not have"
                 f" (its images: {self.images}).", field="range", value=pv)
         return pv
 
-    def volume(self, pv: Any = "auto") -> Volume:
-        """The voxels of range ``pv`` (``"auto"`` by default), in the range's order."""
+    def volume_shape(self, pv: Any = "auto") -> tuple[int, int, int]:
+        """The (z, y, x) shape :meth:`volume` gives for range ``pv``, without reading pixels.
+
+        ``(len(pv), height, width)``; for a series of multi-frame images, whose
+        volume is the frames of one image, ``(NumberOfFrames, height, width)``.
+        Sizes are those of the series' first imported image.
+
+        >>> import tempfile, circus_nb as cnb
+        >>> folder = tempfile.mkdtemp()
+        >>> sample = cnb.sample.write_ct_series(folder, n=5, size=32)
+        >>> store = cnb.Store.create(None)
+        >>> _ = store.import_dicom(folder, progress=False)
+        >>> store.series(sample.series_uid).volume_shape((1, 5, 2))
+        (3, 32, 32)
+        >>> store.close()
+
+        Raises
+        ------
+        ValidationError
+            For a range the series does not hold (see :meth:`partial_volume`).
+        CircusError
+            If the series has no image size (no pixel data), or the range takes
+            several multi-frame images, which do not stack into one volume.
+        """
         pv = self.partial_volume(pv)
+        if not self.height or not self.width:
+            raise CircusError(f"Series {self.series_uid} has no image size (its first image has"
+                              " no Rows and Columns: no pixel data?), so it makes no volume.",
+                              field="series_uid", value=self.series_uid)
+        frames = _count(self.parameters.get("NumberOfFrames"))
+        if frames > 1 and len(pv) > 1:
+            raise CircusError(
+                f"Series {self.series_uid} is made of multi-frame images ({frames} frames"
+                f" each): the {len(pv)} images of range {pv.describe()} do not stack into one"
+                f" volume. Choose one image, e.g. ({pv.start}, {pv.start}, 1), to read its"
+                " frames as the slices of a volume.", field="range", value=pv)
+        return (frames if frames > 1 else len(pv)), int(self.height), int(self.width)
+
+    def volume(self, pv: Any = "auto") -> Volume:
+        """The voxels of range ``pv`` (``"auto"`` by default), in the range's order.
+
+        A range of one multi-frame image (an enhanced CT or MR) gives its frames as
+        slices, ordered along the slice normal head (high z) first, like ``auto``.
+        ``spacing`` is (z, y, x) mm: z from the positions along the slice normal,
+        else SliceThickness (for frames: SpacingBetweenSlices, then
+        SliceThickness), else 1.0; y and x from PixelSpacing, else 1.0. A value
+        that is absent is unknown, one that is not a positive number is plainly
+        wrong: either way the volume still loads, ``volume.notes`` says which
+        spacing is a guess, and a wrong value also warns (``UserWarning``).
+
+        Every file is checked against the size and modification time recorded at
+        import before its pixels are read.
+
+        Raises
+        ------
+        ValidationError
+            For a range the series does not hold.
+        CircusError
+            Before anything is allocated, for a volume larger than this machine's
+            memory; for images of different sizes, several multi-frame images, a
+            colour or undecodable image, frames that share a position, or a file
+            missing or changed since its import (naming the file).
+        """
+        pv = self.partial_volume(pv)
+        if self.height and self.width:  # else the reader names the file without pixels
+            _require_memory(self.volume_shape(pv), pv, self.series_uid)
+        rows = self.instances().set_index("instance_number").loc[pv.to_list()]
+        if len(rows) == 1:
+            return self._one_image_volume(next(rows.itertuples()))
         numbers = pv.to_list()
-        rows = self.instances().set_index("instance_number").loc[numbers]
         sizes = [tuple(None if pd.isna(v) else int(v) for v in pair)
                  for pair in zip(rows["rows"], rows["columns"], strict=True)]
         self._require_one_size(numbers, sizes)
-        files = [self._store._file(path, managed)
-                 for path, managed in zip(rows["path"], rows["managed"], strict=True)]
+        files = [self._checked_file(row) for row in rows.itertuples()]
         first = read_image(files[0])
         array = np.empty((len(files), *first.shape), np.float32)
         array[0] = first
         for i, file in enumerate(files[1:], start=1):
             read_image(file, out=array[i])  # straight into the volume: no copies
         positions = tuple(_position(r) for r in rows.itertuples())
-        return Volume(array, tuple(numbers), self._spacing(rows, positions), positions,
-                      self.series_uid)
+        spacing, notes = self._spacing(self.parameters.get("PixelSpacing"), positions,
+                                       rows["orientation"].iloc[0],
+                                       [("SliceThickness", self.parameters.get("SliceThickness"))])
+        return Volume(array, tuple(numbers), spacing, positions, self.series_uid, notes=notes)
+
+    def _one_image_volume(self, row: Any) -> Volume:
+        """The frames of one file as slices (one slice for a single-frame file)."""
+        path = self._checked_file(row)
+        frames = read_frames(path)
+        number = int(row.Index)
+        if len(frames.array) == 1:  # the catalog's position: the one auto was decided on
+            spacing, notes = self._spacing(frames.pixel_spacing, (_position(row),), None,
+                                           [("SliceThickness", frames.slice_thickness)])
+            return Volume(frames.array, (number,), spacing, (_position(row),), self.series_uid,
+                          notes=notes)
+        try:
+            order = head_first_order(frames.positions, frames.orientation)
+        except ValueError as e:
+            raise CircusError(
+                f"Cannot make one volume of image {number} of series {self.series_uid}"
+                f" ({path}): {e}, so the file holds several stacks or time points. A volume"
+                " takes one frame per place; read such a file with pydicom directly.",
+                field="path", value=str(path)) from None
+        positions = tuple(frames.positions[i] for i in order)
+        spacing, notes = self._spacing(
+            frames.pixel_spacing, positions, frames.orientation,
+            [("SpacingBetweenSlices", frames.spacing_between_slices),
+             ("SliceThickness", frames.slice_thickness)])
+        return Volume(frames.array[order], (number,) * len(order), spacing, positions,
+                      self.series_uid, frame_numbers=tuple(i + 1 for i in order), notes=notes)
 
     def _require_one_size(self, numbers: list[int], sizes: list[tuple]) -> None:
         odd = next((i for i, size in enumerate(sizes) if size != sizes[0]), None)
@@ -120,23 +227,86 @@ class Series:
                 f" {sizes[odd][1]}), so they do not stack into one volume. Choose a range of"
                 " same-sized images.", value=numbers[odd])
 
-    def _spacing(self, rows: pd.DataFrame, positions: tuple) -> tuple[float, float, float]:
-        pixel = self.parameters.get("PixelSpacing")
-        y, x = (float(pixel[0]), float(pixel[1])) if isinstance(pixel, list) and len(pixel) == 2 \
-            else (1.0, 1.0)
-        return _slice_pitch(positions, rows["orientation"].iloc[0],
-                            self.parameters.get("SliceThickness")), y, x
+    def _spacing(self, pixel: Any, positions: tuple, orientation: Any,
+                 candidates: list[tuple[str, Any]]
+                 ) -> tuple[tuple[float, float, float], tuple[str, ...]]:
+        """(z, y, x) spacing and the notes on what is a guess; warns on a wrong value."""
+        (y, x), pixel_note = pixel_spacing(pixel)
+        z, z_notes = slice_pitch(positions, orientation, candidates)
+        notes = [note for note in (pixel_note, *z_notes) if note is not None]
+        for note in notes:
+            if note.suspicious:
+                warnings.warn(f"Series {self.series_uid}: {note.text}", UserWarning,
+                              stacklevel=3)
+        return (z, y, x), tuple(note.text for note in notes)
+
+    def _checked_file(self, row: Any) -> Path:
+        """The file of an instance row, once it is known to be the one imported.
+
+        One ``os.stat``: its size and mtime must be those recorded at import (for a
+        copy the store made: not written after the import).
+        """
+        path = self._store.path / row.path if row.managed else Path(row.path)
+        try:
+            stat = os.stat(path)
+            current = (stat.st_size, stat.st_mtime)
+        except FileNotFoundError:
+            current = None
+        except OSError as e:
+            raise CircusError(f"Cannot read {path} (image {row.Index} of series"
+                              f" {self.series_uid}): {e.strerror or e}. Check the file's"
+                              " permissions and that its folder is reachable.", field="path",
+                              value=str(path)) from None
+        copied_at = row.imported_at.timestamp() if row.managed else None
+        change = file_change((int(row.size), float(row.mtime)), current, copied_at)
+        if change is None:
+            return path
+        way_out = ("Copy the original file over the store's copy" if row.managed
+                   else "Put the original file back at that path")
+        raise CircusError(
+            f"{path} (image {row.Index} of series {self.series_uid}) changed after it was"
+            f" imported: {change}. Its pixels are no longer those the catalog describes, so"
+            f" they are not read. {way_out}; store.import_dicom() on the original then reports"
+            " it as already present. A changed file that is right is a new image: give it"
+            " another instance or series number and import it.", field="path", value=str(path))
 
     def thumbnail(self, instance_number: int, size: int = 128) -> np.ndarray:
-        """A windowed ``uint8`` image of one instance, at most ``size`` pixels a side.
+        """A ``uint8`` image of one instance, at most ``size`` pixels a side.
 
-        Cached in the catalog after the first call (when the store is writable).
+        Grayscale images give a 2-D image, windowed with the file's window (else
+        its 0.5-99.5 percentiles); colour images (RGB, YBR, palette) give an
+        (h, w, 3) RGB image; a multi-frame image shows its middle frame. Cached
+        in the catalog after the first call (when the store is writable); the file
+        is checked against its import whenever it is read, as for volumes.
+
+        Raises
+        ------
+        ValidationError
+            If ``size`` is not a whole number from 1 to 65535, or the series has no
+            image ``instance_number``.
+        CircusError
+            If the file is missing, changed since its import, or cannot be decoded
+            (naming the file).
         """
-        if instance_number not in self.images:
-            raise ValidationError(f"Series {self.series_uid} has no image {instance_number}"
+        size = check_size(size)
+        if isinstance(instance_number, bool) or instance_number not in self.images:
+            raise ValidationError(f"Series {self.series_uid} has no image {instance_number!r}"
                                   f" (its images: {self.images}).", field="instance_number",
                                   value=instance_number)
-        return self._store._thumbnail(self, int(instance_number), int(size))
+        number = operator.index(instance_number)
+        con = self._con()
+        cached = series_sql.get_thumbnail(con, self.series_uid, number, size)
+        if cached is not None:
+            return from_bytes(*cached)
+        row = next(series_sql.instances_frame(con, self.series_uid, [number])
+                   .set_index("instance_number").itertuples())
+        window = None if pd.isna(row.window_width) else (row.window_center, row.window_width)
+        thumb = make_thumbnail(read_display(self._checked_file(row)), size, window)
+        if not self._store.read_only:
+            with self._store._write() as con:
+                series_sql.put_thumbnail(con, self.series_uid, number, size, *thumb.shape[:2],
+                                         thumb.tobytes())
+        return thumb
 
     def draw_thumbnails(self, pv: Any = "auto", count: int = 5, size: int = 96, ax: Any = None):
         """Draw ``count`` thumbnails spread over range ``pv``, labelled with number and z."""
@@ -179,21 +349,27 @@ def _position(row: Any) -> tuple[float, float, float] | None:
     return None if any(v is None or pd.isna(v) for v in values) else tuple(map(float, values))
 
 
-def _slice_pitch(positions: tuple, orientation: Any, thickness: Any) -> float:
-    """z spacing: the median distance between slice positions along the slice normal,
-    else SliceThickness, else 1.0."""
-    known = [p for p in positions if p is not None]
-    if len(known) >= 2 and len(known) == len(positions):
-        points = np.asarray(known)
-        normal = np.array([0.0, 0.0, 1.0])
-        if orientation is not None and len(orientation) == 6:
-            row, col = np.asarray(orientation[:3]), np.asarray(orientation[3:])
-            cross = np.cross(row, col)
-            normal = cross / np.linalg.norm(cross) if np.linalg.norm(cross) > 0 else normal
-        pitch = float(np.median(np.abs(np.diff(points @ normal))))
-        if pitch > 0:
-            return pitch
+def _count(value: Any) -> int:
+    """A NumberOfFrames value as a count (1 when absent or malformed)."""
     try:
-        return float(thickness) if thickness and float(thickness) > 0 else 1.0
+        return max(int(value), 1) if value not in (None, "") else 1
     except (TypeError, ValueError):
-        return 1.0
+        return 1
+
+
+def _memory_limit() -> int | None:
+    """This machine's memory in bytes, where the system tells it."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _require_memory(shape: tuple[int, int, int], pv: PartialVolume, series_uid: str) -> None:
+    needed, limit = 4 * math.prod(shape), _memory_limit()
+    if limit is not None and needed > limit:
+        raise CircusError(
+            f"The volume of range {pv.describe()} of series {series_uid} would be"
+            f" {' x '.join(map(str, shape))} float32 voxels ({needed / 2**30:.1f} GiB), more"
+            f" than this machine's memory ({limit / 2**30:.1f} GiB). Choose a shorter range,"
+            " or every n-th image with a larger delta.", field="range", value=pv)

@@ -36,11 +36,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .._repr import card_html, card_text
-from ..dicom.pixels import read_image
 from ..domain.partial_volume import PartialVolume
 from ..domain.privileges import (
     PROJECT_ROLES,
@@ -56,7 +54,6 @@ from ..store import accounts, projects
 from ..store import search as search_sql
 from ..store import series as series_sql
 from ..store.catalog import Catalog
-from ..thumbnails import make_thumbnail
 from ._checks import PATIENT_FILTERS, as_utc, check_page, check_sort
 from .case_methods import CaseMethods
 from .importing import ImportReport, import_dicom
@@ -443,25 +440,6 @@ class Store(CaseMethods):
         """The connection, once the current user is checked against the series' domain."""
         self.rights.require_domain(domain, f"Reading series {series_uid}")
         return self._db()
-
-    def _file(self, path: str, managed: bool) -> Path:
-        return self.path / path if managed else Path(path)
-
-    def _thumbnail(self, series: Series, number: int, size: int) -> np.ndarray:
-        con = self._series_access(series.series_uid, series.domain)
-        cached = series_sql.get_thumbnail(con, series.series_uid, number, size)
-        if cached is not None:
-            height, width, pixels = cached
-            return np.frombuffer(pixels, np.uint8).reshape(height, width)
-        row = series_sql.instances_frame(con, series.series_uid, [number]).iloc[0]
-        window = None if pd.isna(row["window_width"]) else (row["window_center"],
-                                                            row["window_width"])
-        thumb = make_thumbnail(read_image(self._file(row["path"], row["managed"])), size, window)
-        if not self.read_only:
-            with self._write() as con:
-                series_sql.put_thumbnail(con, series.series_uid, number, size, *thumb.shape,
-                                         thumb.tobytes())
-        return thumb
 
     # -- reprs ---------------------------------------------------------------
 

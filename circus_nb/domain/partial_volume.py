@@ -22,6 +22,23 @@ from .image_range import ImageRange
 __all__ = ["PartialVolume", "describe_triple", "triple_problem"]
 
 
+def _gaps(segments: list[tuple[int, int]], low: int, high: int):
+    """The runs of ``low..high`` that no segment covers, ascending (segments sorted)."""
+    cursor = low
+    for lo, hi in segments:
+        if hi < cursor:
+            continue
+        if lo > high:
+            break
+        if lo > cursor:
+            yield cursor, lo - 1
+        cursor = hi + 1
+        if cursor > high:
+            return
+    if cursor <= high:
+        yield cursor, high
+
+
 def _as_int(value: object) -> int | None:
     if isinstance(value, bool):
         return None
@@ -160,10 +177,55 @@ class PartialVolume:
     def within(self, images: ImageRange) -> bool:
         """Whether every selected number is among a series' ``images``.
 
+        Decided by arithmetic on the segments of ``images``, never by listing the
+        range, so ``PartialVolume(1, 10**9)`` costs no more than ``(1, 3)``.
+
         >>> PartialVolume(1, 9, 2).within(ImageRange.parse("1,3,5,7,9"))
         True
+        >>> PartialVolume(1, 10**9).within(ImageRange.parse("1-50"))
+        False
         """
-        return all(n in images for n in self.to_list())
+        return not self.missing_from(images, limit=1)
+
+    def missing_from(self, images: ImageRange, limit: int = 5) -> list[int]:
+        """The first ``limit`` selected numbers (in volume order) that ``images`` lacks.
+
+        Walks the gaps between the segments of ``images``, taking the selected
+        numbers in each gap as an arithmetic progression: the cost grows with the
+        number of segments, not with the length of the range.
+
+        >>> PartialVolume(1, 10**9 + 1, 2).missing_from(ImageRange.parse("1-50"), limit=3)
+        [51, 53, 55]
+        >>> PartialVolume(9, 1, -2).missing_from(ImageRange.parse("1,3,9"))
+        [7, 5]
+
+        Raises
+        ------
+        ValidationError
+            If ``limit`` is not an integer >= 1.
+        """
+        count = _as_int(limit)
+        if count is None or count < 1:
+            raise ValidationError(f"limit must be an integer >= 1, got {limit!r}.",
+                                  field="limit", value=limit)
+        low, high = sorted((self.start, self.end))
+        gaps = list(_gaps(images.segments(), low, high))
+        found: list[int] = []
+        for lo, hi in reversed(gaps) if self.delta < 0 else gaps:
+            selected = self._selected_between(lo, hi)
+            selected = selected[::-1] if self.delta < 0 else selected
+            found.extend(selected[:count - len(found)])
+            if len(found) == count:
+                break
+        return found
+
+    def _selected_between(self, lo: int, hi: int) -> range:
+        """The selected numbers in ``lo..hi``, ascending, as a lazy ``range``."""
+        low, high = sorted((self.start, self.end))
+        step = abs(self.delta)
+        lo, hi = max(lo, low), min(hi, high)
+        first = low + -(-(lo - low) // step) * step  # the first member at or above lo
+        return range(first, hi + 1, step)
 
     def _repr_html_(self) -> str:
         rows = [

@@ -8,6 +8,8 @@
 PartialVolume(start=1, end=1, delta=1)
 >>> auto_partial_volume(ImageRange.parse("2-61,70"), {2: -100.0, 61: 200.0})
 PartialVolume(start=61, end=2, delta=-1)
+>>> file_change((1946, 1700000000.0), (1946, 1700000000.0)) is None
+True
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import numpy as np
 
@@ -25,7 +27,7 @@ from ..errors import ValidationError
 from .image_range import ImageRange
 from .partial_volume import PartialVolume
 
-__all__ = ["Volume", "age_in_years", "auto_partial_volume", "is_valid_uid"]
+__all__ = ["Volume", "age_in_years", "auto_partial_volume", "file_change", "is_valid_uid"]
 
 _AGE = re.compile(r"^(\d{3})([DWMY])$")
 _DAYS_PER_UNIT = {"D": 1, "W": 7, "M": 365.25 / 12, "Y": 365.25}
@@ -98,12 +100,58 @@ def auto_partial_volume(images: ImageRange, z_of: Mapping[int, float | None],
     return PartialVolume(last, first, -1)
 
 
+# A copy the store made may carry a timestamp a little after the import's own clock
+# (coarse file-system clocks, network shares): seconds of slack before calling it changed.
+COPY_SLACK_SECONDS = 2.0
+
+
+def file_change(recorded: tuple[int, float], current: tuple[int, float] | None,
+                copied_at: float | None = None) -> str | None:
+    """How a file differs from what the catalog recorded at import, or ``None``.
+
+    ``recorded`` and ``current`` are ``(size in bytes, mtime in seconds)``;
+    ``current`` is ``None`` for a file that is gone. A file the store copied
+    (``copied_at``: the import's time) keeps the source's recorded mtime, while the
+    copy has its own, written during the import: it counts as changed only when
+    written later than that.
+
+    >>> file_change((1946, 100.0), None)
+    'it is missing'
+    >>> file_change((1946, 100.0), (1900, 100.0))
+    'its size changed from 1946 to 1900 bytes'
+    >>> file_change((1946, 0.0), (1946, 86400.0))
+    'it was modified at 1970-01-02 00:00:00 UTC (at import: 1970-01-01 00:00:00 UTC)'
+    >>> file_change((1946, 0.0), (1946, 50.0), copied_at=51.0) is None
+    True
+    """
+    if current is None:
+        return "it is missing"
+    (size, mtime), (now_size, now_mtime) = recorded, current
+    if now_size != size:
+        return f"its size changed from {size} to {now_size} bytes"
+    if now_mtime == mtime:
+        return None
+    if copied_at is not None:
+        if now_mtime <= copied_at + COPY_SLACK_SECONDS:
+            return None
+        return f"it was modified at {_stamp(now_mtime)}, after the import copied it at" \
+               f" {_stamp(copied_at)}"
+    return f"it was modified at {_stamp(now_mtime)} (at import: {_stamp(mtime)})"
+
+
+def _stamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 @dataclass(frozen=True, eq=False)
 class Volume:
     """Voxels of one series range: ``array`` (z, y, x) float32 in rescaled units.
 
-    ``instance_numbers`` and ``positions`` follow the volume's z order;
-    ``spacing`` is (z, y, x) in mm.
+    ``instance_numbers``, ``positions`` and (for the frames of one multi-frame
+    image) ``frame_numbers`` follow the volume's z order; ``spacing`` is (z, y, x)
+    in mm, always positive. ``notes`` says which spacing is a guess and why (an
+    absent or unusable PixelSpacing, slices without positions...): a spacing of
+    1.0 there means "unknown", not one millimetre.
     """
 
     array: np.ndarray
@@ -111,21 +159,28 @@ class Volume:
     spacing: tuple[float, float, float]
     positions: tuple[tuple[float, float, float] | None, ...]
     series_uid: str = ""
+    frame_numbers: tuple[int, ...] | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def shape(self) -> tuple[int, ...]:
         return self.array.shape
 
     def _rows(self) -> list[tuple[str, object]]:
-        pv = _as_range_text(self.instance_numbers)
-        return [
+        if self.frame_numbers is None:
+            images = _as_range_text(self.instance_numbers)
+        else:
+            images = (f"image {self.instance_numbers[0]}, frames"
+                      f" {_as_range_text(self.frame_numbers)}")
+        rows = [
             ("series", self.series_uid),
             ("shape (z, y, x)", " x ".join(map(str, self.array.shape))),
             ("spacing (mm)", ", ".join(f"{s:g}" for s in self.spacing)),
-            ("images", pv),
+            ("images", images),
             ("values", f"{float(self.array.min()):g} .. {float(self.array.max()):g}"
              if self.array.size else "—"),
         ]
+        return rows + [("note", note) for note in self.notes]
 
     def __repr__(self) -> str:
         shape = "x".join(map(str, self.array.shape))

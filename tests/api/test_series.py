@@ -1,12 +1,23 @@
 """Series search, opening series, auto ranges, volumes and thumbnails."""
 
+import gzip
+import os
+import re
+import warnings
+import zipfile
+from pathlib import Path
+
 import matplotlib
+import nibabel
 import numpy as np
 import pandas as pd
 import pydicom
 import pytest
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as PydicomSequence
 
 import circus_nb as cnb
+from circus_nb.dicom.pixels import read_image
 from circus_nb.thumbnails import make_thumbnail
 
 matplotlib.use("Agg")
@@ -256,3 +267,439 @@ def test_series_reprs(imported, samples):
     for label in ("series_uid", "modality", "images", "patient", "domain"):
         assert label in str(series) and label in series._repr_html_()
     assert "(masked)" in str(series)
+
+
+# -- helpers for crafted and real files --------------------------------------------
+
+
+def _small_ct(folder, n=4, **changes):
+    """A small CT series written by circus_nb.sample, each file then edited with
+    ``changes`` (a keyword -> value, or ``None`` to delete it); returns its files."""
+    from circus_nb.sample import write_ct_series
+
+    sample = write_ct_series(folder, n=n, size=16, spacing_z=2.5)
+    files = sorted(sample.folder.glob("*.dcm"))
+    for file in files:
+        ds = pydicom.dcmread(file)
+        for keyword, value in changes.items():
+            if value is None:
+                delattr(ds, keyword)
+            else:
+                _set_raw(ds, keyword, value)
+        ds.save_as(file)
+    return sample.series_uid, files
+
+
+def _set_raw(ds, keyword, text):
+    """Write a DS value as raw text, even text pydicom would refuse ('abc\\def')."""
+    from pydicom.datadict import tag_for_keyword
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    tag = Tag(tag_for_keyword(keyword))
+    raw = text.encode() + b" " * (len(text) % 2)
+    ds._dict[tag] = RawDataElement(tag, "DS", len(raw), raw, 0, False, True)
+
+
+def _real(name):
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file(name, download=False)  # never the network
+    if path is None:
+        pytest.fail(f"{name} is not installed; pip install pydicom-data")
+    return Path(path)
+
+
+def _import_one(store, path, uid="1.2.826.0.1.3680043.8.498.7", number=1, edit=None, folder=None):
+    """Import a copy of ``path`` as image ``number`` of series ``uid``."""
+    ds = pydicom.dcmread(path)
+    ds.SeriesInstanceUID, ds.InstanceNumber = uid, number
+    ds.SOPInstanceUID = f"{uid}.{number}"
+    if edit is not None:
+        edit(ds)
+    target = Path(folder or store.path.parent) / f"{uid}-{number}.dcm"
+    ds.save_as(target)
+    report = store.import_dicom(target, progress=False)
+    assert list(report.files["status"]) == ["imported"], report.files["reason"][0]
+    return store.series(uid)
+
+
+# -- issue 9, item 14: a file changed after import is never read silently -----------
+
+
+@pytest.fixture
+def referenced(store, tmp_path):
+    uid, files = _small_ct(tmp_path / "outside")
+    store.import_dicom(files, mode="reference", progress=False)
+    return store.series(uid), files
+
+
+def test_a_referenced_file_that_changed_size_is_refused(referenced):
+    series, files = referenced
+    size = files[1].stat().st_size
+    with open(files[1], "ab") as f:
+        f.write(b"\0" * 4)
+    message = (rf"{re.escape(str(files[1]))} \(image 2 of series {series.series_uid}\) changed"
+               rf" after it was imported: its size changed from {size} to {size + 4} bytes\."
+               r" Its pixels are no longer those the catalog describes, so they are not read\."
+               r" Put the original file back at that path")
+    with pytest.raises(cnb.CircusError, match=message) as info:
+        series.volume((1, 4, 1))
+    assert info.value.field == "path" and info.value.value == str(files[1])
+    with pytest.raises(cnb.CircusError, match=message):
+        series.thumbnail(2)
+    assert series.volume((3, 4, 1)).shape == (2, 16, 16)  # the others still read
+
+
+def test_a_referenced_file_rewritten_to_the_same_size_is_refused(referenced):
+    series, files = referenced
+    before = files[0].stat()
+    ds = pydicom.dcmread(files[0])
+    ds.PixelData = (ds.pixel_array[::-1].copy()).tobytes()  # other pixels, same length
+    ds.save_as(files[0])
+    os.utime(files[0], (before.st_atime, before.st_mtime + 30))
+    assert files[0].stat().st_size == before.st_size
+    with pytest.raises(cnb.CircusError, match=r"changed after it was imported: it was modified at"
+                                              r" .* UTC \(at import: .* UTC\)"):
+        series.volume((1, 2, 1))
+
+
+def test_a_missing_referenced_file_is_refused_and_a_restored_one_reads_again(referenced):
+    series, files = referenced
+    original = files[2].read_bytes()
+    stamp = files[2].stat()
+    expected = series.volume((3, 3, 1)).array
+    files[2].unlink()
+    with pytest.raises(cnb.CircusError, match=r"\(image 3 of series .*\) changed after it was"
+                                              r" imported: it is missing\."):
+        series.volume((1, 4, 1))
+    with pytest.raises(cnb.CircusError, match="it is missing"):
+        series.thumbnail(3, 8)
+    files[2].write_bytes(original)
+    os.utime(files[2], (stamp.st_atime, stamp.st_mtime))  # as it was: the way out works
+    np.testing.assert_array_equal(series.volume((3, 3, 1)).array, expected)
+
+
+def test_the_stores_own_copy_changed_is_refused(store, tmp_path):
+    uid, files = _small_ct(tmp_path / "source")
+    store.import_dicom(files, progress=False)  # copied into the store
+    series = store.series(uid)
+    assert series.volume((1, 4, 1)).shape == (4, 16, 16)  # an untouched copy reads
+    copies = {row.instance_number: store.path / row.path for row in series.instances().itertuples()}
+    stamp = copies[1].stat()
+    os.utime(copies[1], (stamp.st_atime, stamp.st_mtime + 60))  # written after the import
+    with pytest.raises(cnb.CircusError, match=r"it was modified at .* after the import copied it"
+                                              r" at .*\. .* Copy the original file over the"
+                                              r" store's copy"):
+        series.volume((1, 2, 1))
+    copies[2].write_bytes(copies[2].read_bytes()[:-10])
+    with pytest.raises(cnb.CircusError, match=r"image 2 .* its size changed from \d+ to \d+"):
+        series.thumbnail(2)
+
+
+# -- issue 9, item 15: series without orientation, with unusable spacings ------------
+
+
+def test_a_series_without_orientation_loads_with_its_spacing(store, tmp_path):
+    uid, _ = _small_ct(tmp_path / "no-iop", ImageOrientationPatient=None)
+    store.import_dicom(tmp_path / "no-iop", progress=False)
+    series = store.series(uid)
+    volume = series.volume()
+    assert volume.shape == (4, 16, 16)
+    assert volume.spacing == pytest.approx((2.5, 360 / 16, 360 / 16))  # z from positions
+    assert volume.notes == ()
+
+
+def test_cases_and_exports_of_a_series_without_orientation(store, tmp_path):
+    uid, _ = _small_ct(tmp_path / "no-iop", ImageOrientationPatient=None)
+    store.import_dicom(tmp_path / "no-iop", progress=False)
+    project = store.create_project("Orientation")
+    case = store.create_case(project.project_id, [uid])
+    assert case.volume().spacing[0] == pytest.approx(2.5)
+    archive = store.export_cases([case.case_id], tmp_path / "export.zip")
+    with zipfile.ZipFile(archive) as z:
+        header = next(n for n in z.namelist() if n.endswith("vol000.mhd"))
+        assert "ElementSpacing = 22.5 22.5 2.5" in z.read(header).decode()
+
+
+@pytest.mark.parametrize("text", ["abc\\def", "0\\0", "-1\\-1", "nan\\nan", "1", "inf\\1"])
+def test_an_unusable_pixel_spacing_loads_as_one_mm_and_says_so(store, tmp_path, text):
+    uid, _ = _small_ct(tmp_path / "spacing", PixelSpacing=text)
+    store.import_dicom(tmp_path / "spacing", progress=False)
+    with pytest.warns(UserWarning, match=rf"Series {uid}: PixelSpacing '.*' is not two positive"
+                                         r" numbers \(row and column spacing in mm\): y and x"
+                                         r" spacing taken as 1\.0 mm\."):
+        volume = store.series(uid).volume()
+    assert volume.spacing == pytest.approx((2.5, 1.0, 1.0))
+    assert len(volume.notes) == 1 and "is not two positive numbers" in volume.notes[0]
+    assert "taken as 1.0 mm" in str(volume)
+
+
+def test_no_positions_and_a_bad_thickness_give_one_mm_with_notes(store, tmp_path):
+    uid, _ = _small_ct(tmp_path / "thin", ImagePositionPatient=None, SliceThickness="0")
+    store.import_dicom(tmp_path / "thin", progress=False)
+    with pytest.warns(UserWarning, match=r"SliceThickness '0.0' is not a positive number"):
+        volume = store.series(uid).volume((1, 4, 1))
+    assert volume.spacing == pytest.approx((1.0, 22.5, 22.5))
+    assert volume.notes[-1] == ("z spacing taken as 1.0 mm: not every slice has"
+                                " ImagePositionPatient, and there is no usable SliceThickness.")
+
+
+def test_no_positions_fall_back_to_the_thickness(store, tmp_path):
+    uid, _ = _small_ct(tmp_path / "thick", ImagePositionPatient=None, SliceThickness="3")
+    store.import_dicom(tmp_path / "thick", progress=False)
+    volume = store.series(uid).volume((1, 4, 1))
+    assert volume.spacing[0] == 3.0 and "z spacing is SliceThickness (3 mm)" in volume.notes[0]
+
+
+NIBABEL_DATA = Path(nibabel.__file__).parent / "nicom" / "tests" / "data"
+
+
+@pytest.mark.parametrize("orientation", [True, False])
+def test_real_siemens_slices_with_and_without_orientation(store, tmp_path, orientation):
+    for name in ("0.dcm", "1.dcm"):
+        ds = pydicom.dcmread(NIBABEL_DATA / name)
+        if not orientation:
+            del ds.ImageOrientationPatient
+        ds.save_as(tmp_path / name)
+    report = store.import_dicom([tmp_path / "0.dcm", tmp_path / "1.dcm"], progress=False)
+    series = store.series(report.files["series_uid"][0])
+    volume = series.volume((1, 2, 1))
+    assert volume.shape == (2, 256, 256)
+    assert volume.spacing == pytest.approx((3.0, 1.796875, 1.796875), abs=1e-4)
+
+
+def test_a_real_file_with_an_empty_slice_thickness(store, tmp_path):
+    ds = pydicom.dcmread(NIBABEL_DATA / "slicethickness_empty_string.dcm")
+    del ds.IconImageSequence  # the importer's business (a nested PixelData), not this test's
+    ds.save_as(tmp_path / "empty-thickness.dcm")
+    report = store.import_dicom(tmp_path / "empty-thickness.dcm", progress=False)
+    series = store.series(report.files["series_uid"][0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an empty value is unknown, not wrong: no warning
+        volume = series.volume()
+    assert volume.spacing == pytest.approx((1.0, 0.520833, 0.520833))
+    assert volume.notes == ("z spacing taken as 1.0 mm: there is no usable SliceThickness.",)
+
+
+# -- issue 9, item 17: multi-frame volumes, colour thumbnails ----------------------
+
+
+def test_an_enhanced_mr_without_positions_gives_its_frames_in_file_order(store):
+    series = _import_one(store, _real("emri_small.dcm"))
+    assert series.volume_shape() == (10, 64, 64)
+    volume = series.volume()
+    expected = pydicom.dcmread(_real("emri_small.dcm")).pixel_array
+    np.testing.assert_array_equal(volume.array, expected)
+    assert volume.instance_numbers == (1,) * 10 and volume.frame_numbers == tuple(range(1, 11))
+    assert volume.spacing == pytest.approx((1.2, 1.0, 1.0))  # SpacingBetweenSlices
+    assert "PixelSpacing is absent" in volume.notes[0]
+
+
+def test_an_enhanced_ct_gives_its_frames_head_first(store):
+    series = _import_one(store, _real("eCT_Supplemental.dcm"))
+    volume = series.volume()
+    ds = pydicom.dcmread(_real("eCT_Supplemental.dcm"))
+    assert volume.frame_numbers == (2, 1)  # z -149 above z -159
+    assert [p[2] for p in volume.positions] == [-149.0, -159.0]
+    np.testing.assert_array_equal(volume.array, ds.pixel_array[::-1] - 1024.0)
+    assert volume.spacing == pytest.approx((10.0, 0.388672, 0.388672))
+    assert series.volume_shape() == volume.shape == (2, 512, 512)
+    assert "frames 2, 1" in str(volume)
+
+
+def _with_frame_positions(zs):
+    def edit(ds):
+        ds.PixelData = ds.pixel_array[:len(zs)].tobytes()
+        ds.NumberOfFrames = len(zs)
+        orientation, measures = Dataset(), Dataset()
+        orientation.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        measures.PixelSpacing, measures.SliceThickness = [0.5, 0.5], 3
+        shared = Dataset()
+        shared.PlaneOrientationSequence = PydicomSequence([orientation])
+        shared.PixelMeasuresSequence = PydicomSequence([measures])
+        ds.SharedFunctionalGroupsSequence = PydicomSequence([shared])
+        frames = []
+        for z in zs:
+            position, frame = Dataset(), Dataset()
+            position.ImagePositionPatient = [0, 0, z]
+            frame.PlanePositionSequence = PydicomSequence([position])
+            frames.append(frame)
+        ds.PerFrameFunctionalGroupsSequence = PydicomSequence(frames)
+    return edit
+
+
+def test_frames_are_ordered_by_position_along_the_normal(store):
+    zs = [0.0, 8.0, -4.0, 4.0, -8.0]
+    series = _import_one(store, _real("emri_small.dcm"), edit=_with_frame_positions(zs))
+    volume = series.volume()
+    stored = pydicom.dcmread(_real("emri_small.dcm")).pixel_array
+    assert volume.frame_numbers == (2, 4, 1, 3, 5)
+    assert [p[2] for p in volume.positions] == [8.0, 4.0, 0.0, -4.0, -8.0]
+    np.testing.assert_array_equal(volume.array, stored[[1, 3, 0, 2, 4]])
+    assert volume.spacing == pytest.approx((4.0, 0.5, 0.5))
+    assert series.volume_shape() == (5, 64, 64) == volume.shape
+
+
+def test_frames_in_one_place_are_refused(store):
+    series = _import_one(store, _real("emri_small.dcm"),
+                         edit=_with_frame_positions([0.0, 5.0, 0.0, 5.0]))
+    with pytest.raises(cnb.CircusError, match=r"Cannot make one volume of image 1 of series .*:"
+                                              r" frames 1 and 3 lie in the same place, so the"
+                                              r" file holds several stacks or time points\."):
+        series.volume()
+
+
+def test_a_real_sagittal_enhanced_mr_from_philips(store, tmp_path):
+    with gzip.open(NIBABEL_DATA / "philips_mprage.dcm.gz") as f:
+        (tmp_path / "mprage.dcm").write_bytes(f.read())
+    report = store.import_dicom(tmp_path / "mprage.dcm", progress=False)
+    series = store.series(report.files["series_uid"][0])
+    volume = series.volume()
+    assert volume.shape == series.volume_shape() == (176, 256, 256)
+    # the stack tilts: its last frame in the file lies highest, so it comes first
+    assert volume.frame_numbers == tuple(range(176, 0, -1))
+    assert volume.positions[0][2] > volume.positions[-1][2]
+    assert volume.spacing == pytest.approx((1.0, 1.0, 1.0), abs=1e-5)
+
+
+def test_several_multi_frame_images_do_not_stack(store):
+    series = _import_one(store, _real("emri_small.dcm"), number=1)
+    series = _import_one(store, _real("emri_small.dcm"), number=2)
+    message = (r"is made of multi-frame images \(10 frames each\): the 2 images of range 1, 2 do"
+               r" not stack into one volume\. Choose one image, e\.g\. \(1, 1, 1\)")
+    with pytest.raises(cnb.CircusError, match=message):
+        series.volume((1, 2, 1))
+    with pytest.raises(cnb.CircusError, match=message):
+        series.volume_shape((1, 2, 1))
+    assert series.volume((2, 2, 1)).shape == (10, 64, 64)
+
+
+def test_volume_shape_of_single_frame_series_needs_no_pixels(imported, samples, monkeypatch):
+    import circus_nb.api.series as api_series
+
+    monkeypatch.setattr(api_series, "read_image", _no_reading)
+    series = imported.series(samples[1]["chest_ct_lung"].series_uid)
+    assert series.volume_shape() == (60, 64, 64)
+    assert series.volume_shape((59, 1, -2)) == (30, 64, 64)
+    with pytest.raises(cnb.ValidationError, match="Specified range is invalid"):
+        series.volume_shape((1, 61, 1))
+
+
+def _no_reading(*args, **kwargs):
+    raise AssertionError("no pixels may be read")
+
+
+@pytest.mark.parametrize("name", ["SC_rgb.dcm", "SC_ybr_full_uncompressed.dcm", "US1_UNCR.dcm"])
+def test_colour_images_give_colour_thumbnails(store, name):
+    series = _import_one(store, _real(name))
+    expected = pydicom.dcmread(_real(name)).pixel_array
+    thumb = series.thumbnail(1, size=4096)
+    assert thumb.dtype == np.uint8 and thumb.shape == expected.shape  # never enlarged
+    np.testing.assert_array_equal(thumb, expected)
+    small = series.thumbnail(1, size=32)
+    assert small.ndim == 3 and max(small.shape[:2]) <= 32 and small.shape[2] == 3
+    with pytest.raises(cnb.CircusError, match=r"is a colour image .*a volume takes grayscale"):
+        series.volume()
+
+
+def test_colour_thumbnails_are_cached_as_colour(store, tmp_path):
+    series = _import_one(store, _real("SC_rgb.dcm"))
+    first = series.thumbnail(1, size=50)
+    height, width, pixels = store._db().execute(
+        "SELECT height, width, pixels FROM thumbnails WHERE series_uid = ?",
+        [series.series_uid]).fetchone()
+    assert (height, width, len(pixels)) == (50, 50, 50 * 50 * 3)
+    np.testing.assert_array_equal(series.thumbnail(1, size=50), first)  # from the cache
+    store.close()
+    with cnb.Store.open(store.path, user="admin@example.org", read_only=True) as again:
+        np.testing.assert_array_equal(again.series(series.series_uid).thumbnail(1, 50), first)
+
+
+def test_a_palette_ultrasound_thumbnail_is_in_colour(store):
+    series = _import_one(store, _real("OBXXXX1A.dcm"))
+    thumb = series.thumbnail(1, size=64)
+    assert thumb.shape == (46, 61, 3)  # 800 x 600 in blocks of 13 x 13
+    assert (thumb[..., 0] != thumb[..., 2]).any()  # colours, not grey
+
+
+def test_draw_thumbnails_of_a_colour_series(store):
+    import matplotlib.pyplot as plt
+
+    series = _import_one(store, _real("SC_rgb.dcm"))
+    ax = series.draw_thumbnails(count=1, size=40)
+    assert ax.images[0].get_array().shape == (33, 33, 3)  # 100 x 100 in blocks of 3 x 3
+    plt.close(ax.figure)
+
+
+def test_a_multi_frame_thumbnail_shows_the_middle_frame(store):
+    series = _import_one(store, _real("emri_small.dcm"))
+    frame = pydicom.dcmread(_real("emri_small.dcm")).pixel_array[5].astype(np.float32)
+    np.testing.assert_array_equal(series.thumbnail(1, size=32), make_thumbnail(frame, 32))
+
+
+@pytest.mark.parametrize("name", ["JPEG-lossy.dcm", "JPEG2000-embedded-sequence-delimiter.dcm"])
+def test_a_thumbnail_of_an_undecodable_file_names_the_file(store, name):
+    series = _import_one(store, _real(name))
+    with pytest.raises(cnb.CircusError, match=r"Cannot load the pixels of .*: the pixel data"
+                                              r" cannot be decoded") as info:
+        series.thumbnail(1)
+    stored = store.path / series.instances()["path"][0]
+    assert str(stored) in str(info.value)
+
+
+# -- issue 9, item 19: bad thumbnail arguments, huge ranges --------------------------
+
+
+@pytest.mark.parametrize("size", [0, -1, None, "abc", 2**31, 2.5, True])
+def test_a_bad_thumbnail_size_is_a_validation_error(imported, samples, size):
+    series = imported.series(samples[1]["abdomen_ct"].series_uid)
+    with pytest.raises(cnb.ValidationError, match=r"Thumbnail size must be a whole number of"
+                                                  r" pixels from 1 to 65535, got") as info:
+        series.thumbnail(1, size=size)
+    assert info.value.field == "size"
+    cached = imported._db().execute("SELECT count(*) FROM thumbnails").fetchone()
+    assert cached == (0,)
+
+
+@pytest.mark.parametrize("number", ["abc", None, True, 2**40, -1, 1.5])
+def test_a_bad_instance_number_is_a_validation_error(imported, samples, number):
+    series = imported.series(samples[1]["abdomen_ct"].series_uid)
+    with pytest.raises(cnb.ValidationError, match=rf"has no image {re.escape(repr(number))}"
+                                                  r" \(its images: 1-50\)") as info:
+        series.thumbnail(number)
+    assert info.value.field == "instance_number"
+
+
+@pytest.fixture
+def no_listing(monkeypatch):
+    """Listing a range is refused: a huge one must be judged by arithmetic."""
+    def refuse(self):
+        raise AssertionError(f"{self} was listed")
+    monkeypatch.setattr(cnb.PartialVolume, "to_list", refuse)
+
+
+def test_a_huge_range_is_refused_without_listing_it(imported, samples, no_listing):
+    series = imported.series(samples[1]["abdomen_ct"].series_uid)
+    message = (r"Specified range is invalid\. 1, 2, 3, \.\.\., 1000000000 asks for image\(s\)"
+               r" 51, 52, 53, 54, 55, which series .* does not have \(its images: 1-50\)")
+    for call in (series.volume, series.volume_shape, series.partial_volume):
+        with pytest.raises(cnb.ValidationError, match=message):
+            call((1, 10**9, 1))
+    with pytest.raises(cnb.ValidationError, match=r"asks for image\(s\) 1000000000, 999999999,"):
+        series.draw_thumbnails((10**9, 1, -1))
+
+
+def test_a_volume_larger_than_memory_is_refused_before_reading(imported, samples, monkeypatch):
+    import circus_nb.api.series as api_series
+
+    monkeypatch.setattr(api_series, "_memory_limit", lambda: 2**19)  # a 512 KiB machine
+    monkeypatch.setattr(api_series, "read_image", _no_reading)
+    series = imported.series(samples[1]["abdomen_ct"].series_uid)
+    with pytest.raises(cnb.CircusError, match=r"The volume of range 1, 2, 3, \.\.\., 50 of series"
+                                              r" .* would be 50 x 64 x 64 float32 voxels \(0\.0"
+                                              r" GiB\), more than this machine's memory \(0\.0"
+                                              r" GiB\)\. Choose a shorter range"):
+        series.volume((1, 50, 1))
+    monkeypatch.setattr(api_series, "read_image", read_image)
+    assert series.volume((1, 9, 4)).shape == (3, 64, 64)  # 48 KiB fits

@@ -135,3 +135,54 @@ def test_frozen():
     pv = PartialVolume(1, 3)
     with pytest.raises(AttributeError):
         pv.start = 2
+
+
+@pytest.fixture
+def no_listing(monkeypatch):
+    """Make listing a range fail: containment must be decided by arithmetic."""
+    def refuse(self):
+        raise AssertionError(f"{self} was listed")
+    monkeypatch.setattr(PartialVolume, "to_list", refuse)
+    monkeypatch.setattr(ImageRange, "__iter__", refuse)
+
+
+@pytest.mark.parametrize(
+    ("images", "triple", "inside"),
+    [
+        ("1-50", (1, 10**9, 1), False),
+        ("1-50", (10**12, 1, -1), False),
+        ("1-1000000000", (1, 10**9, 1), True),
+        ("1-1000000000", (10**9, 1, -3), True),
+        ("2-1000000000", (1, 10**9, 1), False),
+        ("1-499999999,500000001-1000000000", (1, 10**9 - 1, 2), True),
+        ("1-499999999,500000001-1000000000", (1, 10**9, 1), False),
+    ],
+)
+def test_within_huge_ranges_by_arithmetic(no_listing, images, triple, inside):
+    assert PartialVolume(*triple).within(ImageRange.parse(images)) is inside
+
+
+@pytest.mark.parametrize(
+    ("images", "triple", "missing"),
+    [
+        ("1-50", (1, 10**9, 1), [51, 52, 53, 54, 55]),
+        ("1-50", (10**9, 1, -1), [10**9, 10**9 - 1, 10**9 - 2, 10**9 - 3, 10**9 - 4]),
+        ("1,3,9", (9, 1, -2), [7, 5]),
+        ("1,3,9", (1, 9, 1), [2, 4, 5, 6, 7]),
+        ("1-10,20-30", (1, 41, 4), [13, 17, 33, 37, 41]),
+        ("5-10", (1, 16, 3), [1, 4, 13, 16]),
+        ("1-50", (3, 1, -1), []),
+        ("", (1, 3, 1), [1, 2, 3]),
+    ],
+)
+def test_missing_from_lists_the_first_missing_numbers_in_volume_order(no_listing, images,
+                                                                      triple, missing):
+    found = PartialVolume(*triple).missing_from(
+        ImageRange.parse(images) if images else ImageRange())
+    assert found == missing
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1.5, None, "3"])
+def test_missing_from_refuses_a_bad_limit(limit):
+    with pytest.raises(ValidationError, match=f"limit must be an integer >= 1, got {limit!r}"):
+        PartialVolume(1, 3).missing_from(ImageRange.parse("1"), limit=limit)

@@ -8,7 +8,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from circus_nb import ImageRange, PartialVolume, ValidationError
-from circus_nb.domain.series import Volume, age_in_years, auto_partial_volume, is_valid_uid
+from circus_nb.domain.series import (
+    Volume,
+    age_in_years,
+    auto_partial_volume,
+    file_change,
+    is_valid_uid,
+)
 
 
 @pytest.mark.parametrize("uid", ["1.2.840.10008.1.2", "1", "0.1", "1.2.3." + "4" * 58])
@@ -73,3 +79,38 @@ def test_volume_reprs():
     v = Volume(np.zeros((3, 4, 5), np.float32), (1, 2, 3), (2.5, 0.7, 0.7), (None,) * 3, "1.2")
     assert repr(v) == "<Volume 3x4x5 spacing=(2.5, 0.7, 0.7)>"
     assert "1, 2, 3" in v._repr_html_() and "shape (z, y, x)" in str(v)
+
+
+def test_a_volume_shows_its_notes_and_frames():
+    v = Volume(np.zeros((3, 4, 5), np.float32), (7, 7, 7), (1.0, 1.0, 1.0), (None,) * 3, "1.2",
+               frame_numbers=(3, 2, 1), notes=("PixelSpacing is absent: y and x spacing taken"
+                                               " as 1.0 mm.",))
+    for text in (str(v), v._repr_html_()):
+        assert "image 7, frames 3, 2, 1" in text and "PixelSpacing is absent" in text
+
+
+DAY = 86400.0
+
+
+@pytest.mark.parametrize(
+    ("recorded", "current", "copied_at", "change"),
+    [
+        ((100, DAY), (100, DAY), None, None),
+        ((100, DAY), None, None, "it is missing"),
+        ((100, DAY), None, DAY, "it is missing"),
+        ((100, DAY), (99, DAY), None, "its size changed from 100 to 99 bytes"),
+        ((100, DAY), (101, DAY), 5 * DAY, "its size changed from 100 to 101 bytes"),
+        ((100, DAY), (100, DAY + 1), None,
+         "it was modified at 1970-01-02 00:00:01 UTC (at import: 1970-01-02 00:00:00 UTC)"),
+        ((100, DAY), (100, DAY - 60), None,
+         "it was modified at 1970-01-01 23:59:00 UTC (at import: 1970-01-02 00:00:00 UTC)"),
+        # a copy the store made carries its own time, written during the import
+        ((100, DAY), (100, 2 * DAY), 2 * DAY, None),
+        ((100, DAY), (100, 2 * DAY + 1.5), 2 * DAY, None),
+        ((100, DAY), (100, 2 * DAY + 60), 2 * DAY,
+         "it was modified at 1970-01-03 00:01:00 UTC, after the import copied it at"
+         " 1970-01-03 00:00:00 UTC"),
+    ],
+)
+def test_file_change_vectors(recorded, current, copied_at, change):
+    assert file_change(recorded, current, copied_at) == change

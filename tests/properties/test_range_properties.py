@@ -78,3 +78,21 @@ def test_within_needs_every_listed_number(pv):
     assert pv.within(ImageRange(listed))
     if len(listed) > 1:
         assert not pv.within(ImageRange(listed[1:]))
+
+
+small_images = st.lists(st.integers(min_value=1, max_value=120), max_size=80).map(ImageRange)
+
+
+@st.composite
+def small_partial_volumes(draw):
+    start, end = draw(st.integers(1, 120)), draw(st.integers(1, 120))
+    span = abs(end - start)
+    step = draw(st.sampled_from([d for d in range(1, span + 1) if span % d == 0] or [1]))
+    return PartialVolume(start, end, step if end >= start else -step)
+
+
+@given(small_partial_volumes(), small_images, st.integers(min_value=1, max_value=8))
+def test_arithmetic_containment_agrees_with_the_listing(pv, images, limit):
+    listed_missing = [n for n in pv.to_list() if n not in set(images)]
+    assert pv.within(images) is (not listed_missing)
+    assert pv.missing_from(images, limit) == listed_missing[:limit]
