@@ -28,7 +28,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ..api.series import Series
-from ..errors import CircusError
+from ..errors import CircusError, ValidationError
 from ..thumbnails import png_bytes
 
 THUMBNAIL_SIZE = 128
@@ -122,6 +122,70 @@ class Guard:
             yield
         finally:
             self._depth -= 1
+
+
+class TagPicker(widgets.HBox):
+    """One toggle button per tag: what is pressed is the value, so nothing typed can be
+    lost or silently refused (as a TagsInput with ``allowed_tags`` does).
+
+    >>> picker = TagPicker(["nodule", "ggo"], ["ggo"])
+    >>> picker.choices, picker.value
+    (['nodule', 'ggo'], ['ggo'])
+    >>> picker.children[0].value = True  # a click on "nodule"
+    >>> picker.value
+    ['nodule', 'ggo']
+    """
+
+    def __init__(self, choices: Iterable[str] = (), value: Iterable[str] = ()):
+        super().__init__(layout=widgets.Layout(flex_flow="row wrap"))
+        self._handlers: list[Callable[[list[str]], Any]] = []
+        self._quiet = Guard()
+        self.set_choices(choices, value)
+
+    @property
+    def choices(self) -> list[str]:
+        return [toggle.description for toggle in self.children]
+
+    @property
+    def value(self) -> list[str]:
+        """The pressed tags, in the order of ``choices``."""
+        return [toggle.description for toggle in self.children if toggle.value]
+
+    @value.setter
+    def value(self, values: Iterable[str]) -> None:
+        """Press exactly ``values`` (handlers are not called: only clicks call them)."""
+        values = list(values)
+        unknown = [t for t in values if t not in self.choices]
+        if unknown:
+            raise ValidationError(f"Tag {unknown[0]!r} is not offered; the tags are"
+                                  f" {', '.join(self.choices) or 'none'}.", field="tags",
+                                  value=unknown[0])
+        with self._quiet():
+            for toggle in self.children:
+                toggle.value = toggle.description in values
+
+    def set_choices(self, choices: Iterable[str], value: Iterable[str] = ()) -> None:
+        """Offer ``choices`` (repeats dropped), ``value`` pressed."""
+        pressed = set(value)
+        self.children = tuple(self._toggle(name, name in pressed)
+                              for name in dict.fromkeys(choices))
+
+    def on_change(self, handler: Callable[[list[str]], Any]) -> None:
+        """Call ``handler(value)`` after each click on a tag."""
+        self._handlers.append(handler)
+
+    def _toggle(self, name: str, pressed: bool) -> widgets.ToggleButton:
+        toggle = widgets.ToggleButton(value=pressed, description=name, tooltip=name,
+                                      icon="check" if pressed else "",
+                                      layout=widgets.Layout(width="auto"))
+        toggle.observe(self._on_toggle, "value")
+        return toggle
+
+    def _on_toggle(self, change: dict) -> None:
+        change["owner"].icon = "check" if change["new"] else ""
+        if not self._quiet:
+            for handler in self._handlers:
+                handler(self.value)
 
 
 class ThumbnailCache:

@@ -21,7 +21,7 @@ from ..api.series import as_partial_volume
 from ..api.store import Store
 from ..domain.partial_volume import PartialVolume
 from ..errors import CircusError, ValidationError
-from ._common import Message, button, labelled, run_and_show
+from ._common import Message, TagPicker, button, labelled, run_and_show
 from .case_editor import CaseEditor
 from .range_editor import RangeEditor
 
@@ -60,7 +60,6 @@ class NewCaseForm(widgets.VBox):
         self.store = store
         self._entries: list[tuple[str, Any]] = []
         self._pending: str | None = None  # a series waiting for confirmation
-        self._tag_buttons: dict[str, widgets.ToggleButton] = {}
         self._created: tuple[tuple, Case] | None = None  # (what the form showed, the case)
         self.case: Case | None = None
         self._build()
@@ -91,7 +90,7 @@ class NewCaseForm(widgets.VBox):
         self.add_button = button("Add Series")
         self._add_row = widgets.HBox([self.related, self.add_button])
         self.confirm_box = widgets.HBox()
-        self.tag_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
+        self.tag_box = TagPicker()
         self.tags_note = widgets.HTML()
         self._tags_row = widgets.VBox([labelled("Tags", self.tag_box), self.tags_note])
         self.create_button = button("Create Case", style="success")
@@ -103,6 +102,7 @@ class NewCaseForm(widgets.VBox):
         self.add_button.on_click(
             lambda _: run_and_show(self.message, lambda: self.request_add(self.related.value)))
         self.create_button.on_click(lambda _: self._create_clicked())
+        self.tag_box.on_change(lambda _: self._update_create())
 
     # -- the Python side -------------------------------------------------------------------
 
@@ -126,12 +126,12 @@ class NewCaseForm(widgets.VBox):
     @property
     def tag_choices(self) -> list[str]:
         """The tags the form offers: the tag list of the chosen project."""
-        return list(self._tag_buttons)
+        return self.tag_box.choices
 
     @property
     def tags(self) -> list[str]:
         """The tags pressed, in the project's order: exactly what ``create()`` uses."""
-        return [name for name, toggle in self._tag_buttons.items() if toggle.value]
+        return self.tag_box.value
 
     @tags.setter
     def tags(self, values: list[str]) -> None:
@@ -140,16 +140,16 @@ class NewCaseForm(widgets.VBox):
         Raises ``ValidationError`` for a tag outside the project's list (nothing changes).
         """
         values = [values] if isinstance(values, str) else list(values)
-        unknown = [t for t in values if t not in self._tag_buttons]
+        unknown = [t for t in values if t not in self.tag_choices]
         if unknown:
             raise ValidationError(
                 f"Tag {unknown[0]!r} is not in the tag list of project"
                 f" {self._projects.get(self.project_id, '(none)')!r}"
-                f" ({', '.join(self._tag_buttons) or 'it has no tags'}); choose from that"
+                f" ({', '.join(self.tag_choices) or 'it has no tags'}); choose from that"
                 " list, or ask an administrator to add the tag to the project.",
                 field="tags", value=unknown[0])
-        for name, toggle in self._tag_buttons.items():
-            toggle.value = name in values
+        self.tag_box.value = values
+        self._update_create()
 
     def add_series(self, series_uid: str, spec: Any = "auto") -> None:
         """Add a series (no questions asked; the Add Series button asks first)."""
@@ -286,8 +286,7 @@ class NewCaseForm(widgets.VBox):
         offered = list(self.store.project(pid).tag_names) if pid else []
         kept = [t for t in self.tags if t in offered]
         dropped = [t for t in self.tags if t not in offered]
-        self._tag_buttons = {name: self._tag_button(name, name in kept) for name in offered}
-        self.tag_box.children = tuple(self._tag_buttons.values())
+        self.tag_box.set_choices(offered, kept)
         name = self._projects.get(pid, "")
         self.tags_note.value = (
             f"<i>Tags dropped (not in the tag list of {escape(name)}):"
@@ -295,19 +294,6 @@ class NewCaseForm(widgets.VBox):
             "" if offered or not pid else
             f"<i>{escape(name)} has no tags; an administrator defines them.</i>")
         self._update_create()
-
-    def _tag_button(self, name: str, pressed: bool) -> widgets.ToggleButton:
-        toggle = widgets.ToggleButton(value=pressed, description=name,
-                                      tooltip=f"Tag the case {name!r}",
-                                      icon="check" if pressed else "",
-                                      layout=widgets.Layout(width="auto"))
-
-        def on_toggle(change: dict) -> None:
-            toggle.icon = "check" if change["new"] else ""
-            self._update_create()
-
-        toggle.observe(on_toggle, "value")
-        return toggle
 
     def _update_create(self) -> None:
         name = self._projects.get(self.project_id, "")
