@@ -260,7 +260,7 @@ class NewCaseForm(widgets.VBox):
         editor = CaseEditor(self.store, self.case.case_id)
         close = button("Close", tooltip="Close the case editor")
         close.on_click(lambda _: setattr(self.case_box, "children", ()))
-        self.case_box.children = (editor, close)
+        self.case_box.children = (editor, widgets.HBox([close]))
         return editor
 
     # -- keeping the view in step -----------------------------------------------------------

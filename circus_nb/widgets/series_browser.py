@@ -283,7 +283,8 @@ class SeriesBrowser(widgets.VBox):
         close = button("Close", tooltip="Close the New Case form")
         close.on_click(lambda _: self.close_new_case())
         self.form = form
-        self.new_case_box.children = (widgets.HTML("<b>New case</b>"), form, close)
+        self.new_case_box.children = (widgets.HTML("<b>New case</b>"), form,
+                                      widgets.HBox([close]))
         return form
 
     def close_new_case(self) -> None:
