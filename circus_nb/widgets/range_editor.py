@@ -83,6 +83,7 @@ class RangeEditor(widgets.VBox):
         self._quiet = Guard()
         self._value: str | PartialVolume = "auto"
         self._shown: PartialVolume | None = None  # what the thumbnails show
+        self._fields_untouched = False  # the fields hold what auto() put there
         self._build()
         super().__init__([widgets.HTML(STYLE), self._header, self._fields, self.slider,
                           self.preview, self._thumbnail_box, self._buttons, self.message],
@@ -171,11 +172,11 @@ class RangeEditor(widgets.VBox):
         try:
             pv = self.series.resolve_auto()
         except CircusError as e:
-            self._value = "auto"
+            self._value, self._fields_untouched = "auto", True
             self.message.show(f"auto: {e}", "error")
             return
         self.set(pv.start, pv.end, pv.delta)
-        self._value = "auto"
+        self._value, self._fields_untouched = "auto", True
         self._show_state(auto=True)
 
     def ok(self) -> str | PartialVolume:
@@ -184,9 +185,10 @@ class RangeEditor(widgets.VBox):
         Raises
         ------
         CircusError
-            The range shown is invalid (``problem`` says why).
+            The range shown is invalid (``problem`` says why); only an ``auto`` that
+            could not be shown in the fields is accepted as it is.
         """
-        if not self.valid and self._value != "auto":
+        if not self.valid and not self._fields_untouched:
             raise CircusError(f"The range cannot be used: {self.problem} Correct it, or press"
                               " Auto or Cancel.")
         for handler in self._ok_handlers:
@@ -221,6 +223,7 @@ class RangeEditor(widgets.VBox):
         self.set(high if descending else low, low if descending else high, self.delta.value)
 
     def _refresh(self, auto: bool) -> None:
+        self._fields_untouched = False
         if self.problem is None:
             self._value = PartialVolume(self.start.value, self.end.value, self.delta.value)
         self._sync_slider()

@@ -152,3 +152,13 @@ def test_a_range_is_usable_exactly_when_valid_and_inside_the_images(start, end, 
     assert (problem is None) == usable
     if problem is not None:
         assert problem.endswith(".") and len(problem) > 20  # a reason, in words
+
+
+def test_an_invalid_range_typed_after_auto_is_refused_not_taken_as_auto(localizer):
+    assert localizer.value == "auto"
+    localizer.end.value = 70  # typed while on auto
+    assert localizer.value == "auto" and localizer.ok_button.disabled
+    with pytest.raises(cnb.CircusError, match="end 70 is after"):
+        localizer.ok()
+    localizer.auto()
+    assert localizer.ok() == "auto"
