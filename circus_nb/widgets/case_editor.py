@@ -3,11 +3,18 @@
 A revision picker (newest first), the case attributes as a form generated from the
 project's schema, the status, the series of the opened revision, a tags editor, an
 unsaved-changes indicator, Save (asks for a message, appends a revision), Revert,
-a history table and a diff between two revisions.
+Restore this revision, a history table and a diff between two revisions.
 
-As in CIRCUS, **Revert** drops the unsaved changes (it reloads the opened revision;
-it is not :meth:`Case.revert`), and an old revision is restored by opening it and
-saving it: the save appends it again as the latest revision.
+* **Save** appends what the form shows, and only when it changed something: with
+  nothing edited, or with a form identical to the latest revision, Save is disabled
+  and says why (``save()`` raises ``CircusError``). When an old revision is open and
+  edited, Save appends the edited copy (with that revision's series).
+* **Restore this revision** appears when an old revision is open and not edited: it
+  appends a copy of it as the latest revision (:meth:`Case.revert`), even when the
+  form could not be saved as it is (say the schema now requires a key the old revision
+  lacks); when the store refuses, the editor shows why and how to go on.
+* **Revert** drops the unsaved changes (it reloads the opened revision; it is not
+  :meth:`Case.revert`).
 
 Tags are not versioned, so the tags editor applies each change at once
 (``case.set_tags``); tags never make the form dirty and Save does not touch them.
@@ -22,13 +29,12 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from .._repr import table_html
 from ..api.store import Store
 from ..domain.case import Revision
 from ..domain.schema import validate_attributes
 from ..domain.values import check_text
-from ..errors import PermissionDenied, RevisionConflict, ValidationError
-from ._common import Message, button, labelled
+from ..errors import CircusError, PermissionDenied, RevisionConflict, ValidationError
+from ._common import Guard, Message, TagPicker, button, labelled, run_and_show, table_html
 
 __all__ = ["CaseEditor"]
 
@@ -96,6 +102,11 @@ class CaseEditor(widgets.VBox):
     >>> editor.attributes = {"finding": "nodule", "grade": 2}
     >>> editor.dirty, editor.save("Graded.").index, editor.dirty
     (True, 1, False)
+    >>> editor.save_button.disabled, editor.save_note.text  # nothing changed since
+    (True, 'Nothing to save: the form shows revision 1 as saved. Change an attribute or the...')
+    >>> editor.attributes = {"finding": "normal"}; _ = editor.save("Regraded.")
+    >>> _ = editor.open_revision(1); editor.restore().index, case.latest.attributes
+    (3, {'finding': 'nodule', 'grade': 2})
     >>> store.close()
     """
 
@@ -104,18 +115,20 @@ class CaseEditor(widgets.VBox):
         self.case = store.case(case_id)
         self.project = store.project(self.case.project_id)
         self.schema = self.project.case_attributes_schema
-        self._updating = False
+        self._quiet = Guard()
         self._bool_present: set[str] = set()
+        self._tags: list[str] = []
         self._loaded_state: Any = None
         self._base = -1
         self._opened: Revision | None = None
+        self._latest: Revision | None = None
         self._writable = False
         self._build()
         super().__init__([self.header, self._picker_row, self._state_row, self.form,
                           self.status_input, self.form_message, self.series_html,
-                          labelled("Tags", self.tags_input), self._save_row, self.notice,
-                          self.message,
-                          self.panels], layout=widgets.Layout(padding="4px"))
+                          labelled("Tags", self.tags_input), self._save_row, self.save_note,
+                          self.notice, self.message, self.panels],
+                         layout=widgets.Layout(padding="4px"))
         self.reload()
         self.message.show("")
 
@@ -151,8 +164,7 @@ class CaseEditor(widgets.VBox):
                                              layout=widgets.Layout(width="460px"))
         self.form_message = Message()
         self.series_html = widgets.HTML()
-        self.tags_input = widgets.TagsInput(allowed_tags=[], allow_duplicates=False,
-                                            description="Tags")
+        self.tags_input = TagPicker()
         self.description_input = widgets.Combobox(
             description="Message", value=DEFAULT_DESCRIPTION, ensure_option=False,
             placeholder="What changed (the revision message)",
@@ -160,8 +172,12 @@ class CaseEditor(widgets.VBox):
         self.save_button = button("Save", style="primary", tooltip="Append a revision")
         self.revert_button = button("Revert", tooltip="Drop unsaved changes: reload the"
                                                       " opened revision")
+        self.restore_button = button("Restore this revision", style="warning",
+                                     tooltip="Append a copy of the opened revision as the"
+                                             " latest one")
         self._save_row = widgets.HBox([self.description_input, self.save_button,
-                                       self.revert_button])
+                                       self.revert_button, self.restore_button])
+        self.save_note = Message()
         self.notice = Message()
         self.message = Message()
         self.history_html = widgets.HTML()
@@ -177,10 +193,11 @@ class CaseEditor(widgets.VBox):
             if control is not None:
                 control.observe(lambda _: self._update(), "value")
         self.revision_picker.observe(self._on_pick, "value")
-        self.reload_button.on_click(lambda _: self._guard(self.reload))
+        self.reload_button.on_click(lambda _: run_and_show(self.message, self.reload))
         self.save_button.on_click(lambda _: self._save_clicked())
-        self.revert_button.on_click(lambda _: self._guard(self.revert))
-        self.tags_input.observe(self._on_tags, "value")
+        self.revert_button.on_click(lambda _: run_and_show(self.message, self.revert))
+        self.restore_button.on_click(lambda _: self._restore_clicked())
+        self.tags_input.on_change(self._on_tags)
         for picker in (self.diff_a, self.diff_b):
             picker.observe(lambda _: self._on_diff_pick(), "value")
 
@@ -247,7 +264,60 @@ class CaseEditor(widgets.VBox):
 
     @property
     def tags(self) -> list[str]:
-        return list(self.tags_input.value)
+        """The case's tags, as stored (each click on a tag is applied at once)."""
+        return list(self._tags)
+
+    @property
+    def unchanged(self) -> str | None:
+        """Why Save would add nothing new (the form shows a saved revision as it was, or
+        a copy of the latest one); ``None`` when the form holds a change."""
+        opened, latest = self.opened, self._latest
+        if not self.dirty:
+            if opened.index == latest.index:
+                return (f"Nothing to save: the form shows revision {opened.index} as saved."
+                        " Change an attribute or the status first.")
+            return (f"Nothing to save: the form shows revision {opened.index} as saved."
+                    " Press Restore this revision to make it the latest again, or edit it"
+                    " and Save a changed copy.")
+        try:
+            series = self._series_to_save()
+            same = (self.attributes == latest.attributes and self.status == latest.status
+                    and (series is None or tuple(series) == tuple(latest.series)))
+        except ValidationError:
+            return None  # the form does not parse: ``problem`` says why
+        if same:
+            return (f"Nothing to save: the form is identical to the latest revision,"
+                    f" {latest.index}.")
+        return None
+
+    @property
+    def save_problem(self) -> str | None:
+        """Why Save is disabled, in words (the first reason); ``None`` when it is not."""
+        if not self.writable:
+            return self._write_refusal()
+        if self.problem is not None:
+            return f"Save needs a valid form: {self.problem}"
+        if not self.description_input.value.strip():
+            return "Write a revision message (what changed) to save."
+        return self.unchanged
+
+    @property
+    def restore_problem(self) -> str | None:
+        """Why Restore this revision cannot be used now; ``None`` when it can."""
+        opened, latest = self.opened, self._latest
+        if opened.index == latest.index:
+            return f"Revision {opened.index} is the latest: there is nothing to restore."
+        if self.dirty:
+            return (f"The form holds changes to revision {opened.index}: Save appends them as"
+                    " a changed copy; Revert drops them, then Restore this revision restores"
+                    " it as it was.")
+        if (opened.attributes, opened.status, opened.series) == (
+                latest.attributes, latest.status, latest.series):
+            return (f"Revision {opened.index} is identical to the latest revision,"
+                    f" {latest.index}: there is nothing to restore.")
+        if not self.writable:
+            return self._write_refusal()
+        return None
 
     @property
     def problem(self) -> str | None:
@@ -289,7 +359,7 @@ class CaseEditor(widgets.VBox):
     def reload(self) -> Revision:
         """Reload the case from the store and open its latest revision (Load latest)."""
         latest = self.case.latest
-        self._base = latest.index
+        self._base, self._latest = latest.index, latest
         self._refresh_case()
         self._load(latest)
         return latest
@@ -302,6 +372,9 @@ class CaseEditor(widgets.VBox):
 
         Raises
         ------
+        CircusError
+            Nothing changed: the form shows a saved revision as it was, or the same as
+            the latest revision (see ``unchanged``).
         ValidationError
             The form is invalid (see ``problem``) or the message is empty.
         PermissionDenied
@@ -310,11 +383,40 @@ class CaseEditor(widgets.VBox):
             Someone saved a revision since this editor loaded the case; nothing is written.
         """
         description = self.description_input.value if description is None else description
-        series = None if self.opened.index == self._base else list(self.opened.series)
+        unchanged = self.unchanged
+        if unchanged is not None:
+            raise CircusError(unchanged)
         revision = self.case.save(description, attributes=self.attributes, status=self.status,
-                                  series=series, base=self._base)
+                                  series=self._series_to_save(), base=self._base)
         self.reload()
         self.message.show(f"Saved revision {revision.index}.", "ok")
+        return revision
+
+    def restore(self, description: str | None = None) -> Revision:
+        """Append a copy of the opened old revision as the latest (Restore this revision).
+
+        ``description`` defaults to the message box (else the store's default). The copy
+        is made by :meth:`Case.revert`, not from the form, so it is exactly the old
+        revision.
+
+        Raises
+        ------
+        CircusError
+            The opened revision is the latest, holds unsaved edits, or is identical to
+            the latest (see ``restore_problem``).
+        ValidationError, PermissionDenied
+            When the store refuses the copy (``revert`` checks the privileges and the
+            project's current schema); nothing is written.
+        """
+        problem = self.restore_problem
+        if problem is not None:
+            raise CircusError(problem)
+        if description is None:
+            description = self.description_input.value.strip() or None
+        index = self.opened.index
+        revision = self.case.revert(index, description)
+        self.reload()
+        self.message.show(f"Restored revision {index} as revision {revision.index}.", "ok")
         return revision
 
     def set_tags(self, tags: list[str]) -> list[str]:
@@ -330,11 +432,8 @@ class CaseEditor(widgets.VBox):
         a, b = self.case.revision(a).index, self.case.revision(b).index
         if max(a, b) not in [v for _, v in self.diff_a.options]:
             self._refresh_case()  # saved elsewhere since: list it
-        self._updating = True
-        try:
+        with self._quiet():
             self.diff_a.value, self.diff_b.value = a, b
-        finally:
-            self._updating = False
         if frame.empty:
             self.diff_html.value = f"<i>Revisions {a} and {b} do not differ.</i>"
         else:
@@ -351,10 +450,14 @@ class CaseEditor(widgets.VBox):
             attributes = tuple((k, c.value) for k, c in self.fields.items())
         return attributes, tuple(sorted(self._bool_present)), self.status
 
+    def _series_to_save(self) -> list | None:
+        """The series Save passes: ``None`` (keep the latest's) unless an old revision is
+        open, whose series are saved with it."""
+        return None if self.opened.index == self._base else list(self.opened.series)
+
     def _fill(self, values: dict[str, Any]) -> None:
         """Show ``values`` in the attribute controls."""
-        self._updating = True
-        try:
+        with self._quiet():
             if self.json_input is not None:
                 self.json_input.value = json.dumps(values, indent=2, ensure_ascii=False)
                 return
@@ -371,8 +474,6 @@ class CaseEditor(widgets.VBox):
                     control.value = _number_text(value)
                 else:
                     control.value = "" if value is None else str(value)
-        finally:
-            self._updating = False
 
     def _load(self, revision: Revision) -> None:
         dropped = self._opened is not None and self.dirty
@@ -380,20 +481,18 @@ class CaseEditor(widgets.VBox):
             self._refresh_case()  # saved elsewhere since: list it (the base stays)
         self._opened = revision
         self._fill(revision.attributes)
-        self._updating = True
-        try:
+        with self._quiet():
             self.status_input.value = revision.status
             self.revision_picker.value = revision.index
             latest = revision.index == self._base
             self.description_input.value = (DEFAULT_DESCRIPTION if latest else
                                             f"Restored revision {revision.index}.")
-        finally:
-            self._updating = False
         self._loaded_state = self._state()
         self.opened_html.value = (
             f"Revision {revision.index} (latest)" if latest else
-            f"Revision {revision.index} (the editor's latest is {self._base}) — Save appends"
-            " it again as the latest revision: this restores it.")
+            f"Revision {revision.index} (the editor's latest is {self._base}) — an old"
+            " revision: Restore this revision appends it again as the latest; or edit it and"
+            " Save a changed copy.")
         self.series_html.value = "<b>Series</b>" + table_html(
             ["#", "Series UID", "Range", "Labels"],
             [(i, e.series_uid, e.partial_volume.describe(3), len(e.labels))
@@ -406,13 +505,10 @@ class CaseEditor(widgets.VBox):
         history = self.case.history().iloc[::-1]
         rows = list(history.itertuples(index=False))
         options = [(_revision_label(r), int(r.index)) for r in rows]
-        self._updating = True
-        try:
+        with self._quiet():
             self.revision_picker.options = options
             short = [(f"#{int(r.index)} {r.description}", int(r.index)) for r in rows]
             self.diff_a.options, self.diff_b.options = short, short
-        finally:
-            self._updating = False
         self.status_input.options = list(dict.fromkeys(history["status"]))
         self.description_input.options = list(dict.fromkeys(history["description"]))
         self.history_html.value = table_html(
@@ -433,36 +529,44 @@ class CaseEditor(widgets.VBox):
         return ""
 
     def _show_tags(self, tags: list[str]) -> None:
-        self._updating = True
-        try:
-            self.tags_input.allowed_tags = list(dict.fromkeys([*self.project.tag_names, *tags]))
-            self.tags_input.value = list(tags)
-        finally:
-            self._updating = False
+        # the project's tags, and any other tag the case has (the API takes free tags)
+        self.tags_input.set_choices([*self.project.tag_names, *tags], tags)
+        self._tags = list(tags)
 
     def _update(self) -> None:
-        if self._updating or self._opened is None:
+        if self._quiet or self._opened is None:
             return
         problem = self.problem
         self.form_message.show(problem or "", "error")
         self.dirty_html.value = ('&nbsp;&nbsp;<b style="color: #b06000">● unsaved changes</b>'
                                  if self.dirty else "")
-        self.save_button.disabled = (problem is not None or not self.writable
-                                     or not self.description_input.value.strip())
+        save_problem = self.save_problem
+        self.save_button.disabled = save_problem is not None
+        # the form's own problem is already shown above it; the note says the other reasons
+        self.save_note.show("" if problem is not None or not self.writable
+                            else save_problem or "", "info")
+        restore_problem = self.restore_problem
+        old = self.opened.index != self._latest.index
+        self.restore_button.layout.display = None if old else "none"
+        self.restore_button.disabled = restore_problem is not None
+        self.restore_button.tooltip = restore_problem or (
+            f"Append a copy of revision {self.opened.index} as the latest revision")
 
     def _on_pick(self, change: dict) -> None:
-        if not self._updating and change["new"] is not None:
-            self._guard(lambda: self.open_revision(change["new"]))
+        if not self._quiet and change["new"] is not None:
+            run_and_show(self.message, lambda: self.open_revision(change["new"]))
 
     def _on_diff_pick(self) -> None:
-        if not self._updating and self.diff_a.value is not None and self.diff_b.value is not None:
-            self._guard(lambda: self.show_diff(self.diff_a.value, self.diff_b.value))
+        if not self._quiet and self.diff_a.value is not None and self.diff_b.value is not None:
+            run_and_show(self.message, lambda: self.show_diff(self.diff_a.value,
+                                                              self.diff_b.value))
 
-    def _on_tags(self, change: dict) -> None:
-        if self._updating:
-            return
+    def _on_tags(self, pressed: list[str]) -> None:
+        # keep the case's order; a newly pressed tag goes last
+        tags = [t for t in self._tags if t in pressed] + [t for t in pressed
+                                                          if t not in self._tags]
         try:
-            self.set_tags(list(change["new"]))
+            self.set_tags(tags)
         except Exception as e:  # shown in the form; the input goes back to the stored tags
             self.message.show_error(e)
             self._show_tags(self.case.tags)
@@ -476,8 +580,13 @@ class CaseEditor(widgets.VBox):
         except Exception as e:  # shown in the form: the notebook must not get a traceback
             self.message.show_error(e)
 
-    def _guard(self, action) -> None:
+    def _restore_clicked(self) -> None:
+        index = self.opened.index
         try:
-            action()
+            self.restore()
+        except (ValidationError, PermissionDenied) as e:  # the store refused the copy
+            self.message.show(f"Restore refused: {e} Nothing was written. You can edit"
+                              f" revision {index} in the form so that it fits, and Save it"
+                              " as a changed copy.", "error")
         except Exception as e:  # shown in the form: the notebook must not get a traceback
             self.message.show_error(e)

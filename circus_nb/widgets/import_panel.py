@@ -2,8 +2,14 @@
 
 Type a path (a file, a folder, a ``.zip`` or a ``.tar.gz``) or upload files
 (``.dcm``, ``.zip``, ``.gz``), choose one of your domains and copy or reference
-mode, and press Import. The panel shows how many files got each status and a
-table of the files that were not imported, with the reason.
+mode, and press Import. The progress bar moves as files are read; then the panel
+shows how many files got each status, how many series the import touched (series
+that received files or already held them), and a table of the files that were not
+imported, with the reason. Files that are simply not DICOM (a readme next to the
+images) are listed as skipped; they do not make the import a failure.
+
+The per-file progress needs ``store.import_dicom(..., progress=callable)``: the
+panel passes a callable ``(done, total)``.
 
 ``run(paths, domain, mode)`` does an import from Python; ``import_from_form()``
 is what the Import button does. The methods show an error in the panel's message
@@ -13,7 +19,6 @@ line *and* raise it; the button only shows it.
 from __future__ import annotations
 
 import tempfile
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +28,17 @@ import pandas as pd
 from ..api.importing import STATUSES, ImportReport
 from ..api.store import Store
 from ..errors import CircusError, ValidationError
-from ._common import Message, button
+from ._common import Message, button, labelled, run_and_show, table_html
 
 __all__ = ["UPLOAD_PREFIX", "ImportPanel", "write_uploads"]
 
 ACCEPT = ".dcm,.zip,.gz"
 UPLOAD_PREFIX = "upload:"  # how the report names an uploaded file
 MAX_PROBLEM_ROWS = 200
-_CELL = "style='text-align:left; padding:2px 8px'"
+#: Statuses of ordinary files found next to DICOM ones: skipped, not a failure.
+SKIPPED = ("not_dicom",)
+PRESENT = ("imported", "already_present")  # the file's image is in the store
+PROGRESS_STEPS = 100  # at most this many bar updates per import: one message each
 
 
 class ImportPanel(widgets.VBox):
@@ -49,6 +57,7 @@ class ImportPanel(widgets.VBox):
     def __init__(self, store: Store):
         self.store = store
         self.report: ImportReport | None = None
+        self._step = -1  # the last progress step shown (see show_progress)
         self._build()
         super().__init__([self.path, self.upload_row, self._options_row, self._import_row,
                           self.message, self.counts_table, self.problems_table],
@@ -67,20 +76,24 @@ class ImportPanel(widgets.VBox):
         self.domain = widgets.Dropdown(description="Domain", options=domains,
                                        value="default" if "default" in domains
                                        else (domains[0] if domains else None))
+        # a ToggleButtons' own description sits above its buttons in a row: label it
         self.mode = widgets.ToggleButtons(options=["copy", "reference"], value="copy",
-                                          description="Mode", tooltips=[
-                                              "Copy the files into the store",
-                                              "Record the files where they are"])
-        self._options_row = widgets.HBox([self.domain, self.mode])
+                                          tooltips=["Copy the files into the store",
+                                                    "Record the files where they are"],
+                                          style={"button_width": "90px"})
+        self._options_row = widgets.HBox([self.domain, labelled("Mode", self.mode, "50px")],
+                                         layout=widgets.Layout(align_items="center"))
         self.import_button = button("Import", style="primary", tooltip="Import the files")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="Files")
         self.progress_label = widgets.HTML()
         self._import_row = widgets.HBox([self.import_button, self.progress,
-                                         self.progress_label])
+                                         self.progress_label],
+                                        layout=widgets.Layout(align_items="center"))
         self.message = Message()
         self.counts_table = widgets.HTML()
         self.problems_table = widgets.HTML()
-        self.import_button.on_click(lambda _: self._import_clicked())
+        self.import_button.on_click(lambda _: run_and_show(self.message,
+                                                           self.import_from_form))
 
     # -- the Python side -------------------------------------------------------------------
 
@@ -90,17 +103,16 @@ class ImportPanel(widgets.VBox):
         Raises (and shows) ``PermissionDenied`` for a domain the user lacks,
         ``NotFoundError`` for a missing path, ``ValidationError`` for a bad mode.
         """
-        if paths is None:
-            error = ValidationError("Give the paths to import: a file, a folder, a .zip or a"
-                                    " .tar.gz, or a list of them.", field="paths")
-            self.message.show_error(error)
-            raise error
+        with self.message.reporting():
+            if paths is None:
+                raise ValidationError("Give the paths to import: a file, a folder, a .zip or"
+                                      " a .tar.gz, or a list of them.", field="paths")
         return self._import(paths, domain, mode, uploads={})
 
     def import_from_form(self) -> ImportReport:
         """What the Import button does: the path and the uploaded files, into the chosen
         domain and mode (uploads are always copied); the upload is emptied once imported."""
-        try:
+        with self.message.reporting():
             text = self.path.value.strip().strip('"').strip("'")
             if not text and not self.upload.value:
                 raise ValidationError("Type a path or upload files to import.", field="path")
@@ -108,9 +120,6 @@ class ImportPanel(widgets.VBox):
                 raise ValidationError("You have no domain to import into; ask an"
                                       " administrator for a group with a domain.",
                                       field="domain")
-        except CircusError as e:
-            self.message.show_error(e)
-            raise
         with tempfile.TemporaryDirectory(prefix="circus-upload-") as folder:
             uploads = write_uploads(self.upload.value, Path(folder))
             report = self._import(text or None, self.domain.value, self.mode.value, uploads)
@@ -123,15 +132,17 @@ class ImportPanel(widgets.VBox):
                 ) -> ImportReport:
         """Import ``paths`` (skipped when ``None``) in ``mode`` and the written uploads
         (copied: a reference to a temporary file would point nowhere), as one report."""
-        self.progress.value, self.progress.bar_style = 0, ""
-        self.progress_label.value = "importing..."
+        self.progress.value, self.progress.max, self.progress.bar_style = 0, 1, ""
+        self._step = -1
+        self.progress_label.value = "reading the folders and archives..."
         try:
             reports = []
             if paths is not None:
-                reports.append(self.store.import_dicom(paths, domain, mode, progress=False))
+                reports.append(self.store.import_dicom(paths, domain, mode,
+                                                       progress=self.show_progress))
             if uploads:
                 reports.append(self.store.import_dicom(list(uploads), domain, "copy",
-                                                       progress=False))
+                                                       progress=self.show_progress))
         except CircusError as e:
             self.progress.bar_style = "danger"
             self.progress_label.value = ""
@@ -144,40 +155,65 @@ class ImportPanel(widgets.VBox):
         self._show(report)
         return report
 
-    def _import_clicked(self) -> None:
-        try:
-            self.import_from_form()
-        except CircusError:
-            pass  # already in the message line
-        except Exception as e:  # shown, never a traceback from a button
-            self.message.show_error(e)
+    def show_progress(self, done: int, total: int) -> None:
+        """Move the bar to ``done`` of ``total`` files (``import_dicom`` calls it as it
+        reads files). The bar changes at most ``PROGRESS_STEPS`` times per import: each
+        change is a message to the browser."""
+        total = max(int(total), 1)
+        done = min(max(int(done), 0), total)
+        step = done * PROGRESS_STEPS // total
+        if total != self.progress.max or done in (0, total) or step != self._step:
+            self._step = step
+            self.progress.max, self.progress.value = total, done
+            self.progress_label.value = f"{done} / {total} files"
 
     def _show(self, report: ImportReport) -> None:
-        total = len(report.files)
+        files = report.files
+        total = len(files)
         problems = report.problems()
+        failed = problems[~problems["status"].isin(SKIPPED)]
         self.progress.max = max(total, 1)
         self.progress.value = total
-        self.progress.bar_style = "warning" if len(problems) else "success"
+        self.progress.bar_style = "warning" if len(failed) else "success"
         self.progress_label.value = f"{total} files"
         counts = report.counts
-        self.counts_table.value = _table(["Status", "Files"],
-                                         [(status, str(counts[status])) for status in STATUSES])
-        if problems.empty:
-            self.problems_table.value = ""
-        else:
-            shown = problems.head(MAX_PROBLEM_ROWS)
-            more = len(problems) - len(shown)
-            self.problems_table.value = "<b>Problems</b>" + _table(
-                ["Path", "Status", "Reason"],
-                [(_text(r.path), _text(r.status), _text(r.reason)) for r in shown.itertuples()]
-            ) + (f"<i>... and {more} more (see report.problems()).</i>" if more else "")
-        done = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no files"
-        where = f" into domain {report.domain!r} ({len(report.series_uids)} series)"
-        if problems.empty:
-            self.message.show(f"{total} files{where}: {done}.", "ok")
-        else:
-            self.message.show(f"{total} files{where}: {done}. {len(problems)} not imported:"
-                              " see the problems below.", "error")
+        self.counts_table.value = table_html(["Status", "Files"],
+                                             [(status, counts[status]) for status in STATUSES])
+        self.problems_table.value = _problems_html(failed, problems[problems["status"].isin(
+            SKIPPED)])
+        self.message.show(*_summary(report, failed))
+
+
+def _summary(report: ImportReport, failed: pd.DataFrame) -> tuple[str, str]:
+    """The message line after an import, and its kind."""
+    files, counts = report.files, report.counts
+    total = len(files)
+    series = files.loc[files["status"].isin(PRESENT), "series_uid"].dropna().nunique()
+    done = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no files"
+    text = f"{total} files into domain {report.domain!r} ({series} series): {done}."
+    if len(failed):
+        return (f"{text} {len(failed)} not imported: see the problems below.", "error")
+    skipped = sum(counts[status] for status in SKIPPED)
+    if skipped and not series:
+        return (f"{text} None of them is DICOM: check the path.", "warning")
+    if skipped:
+        return (f"{text} {skipped} file(s) that are not DICOM were skipped.", "ok")
+    return text, "ok"
+
+
+def _problems_html(failed: pd.DataFrame, skipped: pd.DataFrame) -> str:
+    """The files not imported: the problems first, then the skipped (not DICOM) files."""
+    html = ""
+    for title, rows in (("Problems", failed), ("Skipped (not DICOM)", skipped)):
+        if rows.empty:
+            continue
+        shown = rows.head(MAX_PROBLEM_ROWS)
+        more = len(rows) - len(shown)
+        html += f"<b>{title}</b>" + table_html(
+            ["Path", "Status", "Reason"], shown[["path", "status", "reason"]].itertuples(
+                index=False)) + (
+            f"<i>... and {more} more (see report.problems()).</i>" if more else "")
+    return html
 
 
 def write_uploads(value: Any, folder: Path) -> dict[str, str]:
@@ -210,15 +246,4 @@ def _upload_name(path: str, uploads: dict[str, str]) -> str:
             return UPLOAD_PREFIX + name + path[len(written):]
     return path
 
-
-def _text(value: Any) -> str:
-    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-
-
-def _table(header: list[str], rows: list[tuple[str, ...]]) -> str:
-    head = "".join(f"<th {_CELL}>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td {_CELL}>{escape(c)}</td>" for c in row) + "</tr>"
-                   for row in rows)
-    return (f"<table style='border-collapse:collapse; font-size:90%'><thead><tr>{head}</tr>"
-            f"</thead><tbody>{body}</tbody></table>")
 

@@ -2,8 +2,12 @@
 
 Fill in some fields (modality, UIDs, description, series and import dates; patient
 fields too when you hold the global ``personalInfoView``), press Search, page through
-the results, pick a row to see its middle image and details, and press New Case to
-open a :class:`NewCaseForm` for it under the browser.
+the results (the browser says how many series match in all), pick a row to see its
+middle image and details, and press New Case to open a :class:`NewCaseForm` for it
+under the browser.
+
+The total comes from ``store.count_series(**filters)`` when the store has it; without
+it the browser knows the total only on the last page and says "more than N" before.
 
 Every control has a Python method: ``search(**filters)``, ``next_page()``,
 ``previous_page()``, ``select(uid)``, ``new_case()``. The methods show an error in
@@ -14,30 +18,43 @@ buttons only show it (a notebook never gets a traceback from a click).
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from html import escape
 from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
 
+from ..api._checks import PATIENT_FILTERS
 from ..api.series import Series
 from ..api.store import Store
 from ..domain.image_range import ImageRange
-from ..errors import CircusError, NotFoundError, ValidationError
-from ._common import THUMBNAIL_SIZE, Message, ThumbnailCache, button
+from ..errors import NotFoundError, ValidationError
+from ._common import (
+    THUMBNAIL_SIZE,
+    Guard,
+    Message,
+    ThumbnailCache,
+    button,
+    run_and_show,
+    table_html,
+)
+from ._common import text_of as _text
 from .new_case import NewCaseForm
 
-__all__ = ["SEARCH_FILTERS", "SeriesBrowser"]
+__all__ = ["SEARCH_FILTERS", "SeriesBrowser", "check_date_order"]
 
 #: The keyword arguments ``SeriesBrowser.search`` takes (those of ``store.search_series``
 #: except ``limit`` and ``offset``, which the paging sets).
-SEARCH_FILTERS = ("modality", "series_uid", "study_uid", "description", "patient_id",
-                  "patient_name", "sex", "min_age", "max_age", "date_from", "date_to",
-                  "imported_from", "imported_to", "sort")
-PATIENT_FILTERS = ("patient_id", "patient_name", "sex", "min_age", "max_age")
+SEARCH_FILTERS = tuple(name for name in inspect.signature(Store.search_series).parameters
+                       if name not in ("self", "limit", "offset"))
+#: ``(from, to)`` filter pairs, and the labels the fields show.
+DATE_PAIRS = (("date_from", "date_to", "Series from", "Series to"),
+              ("imported_from", "imported_to", "Imported from", "Imported to"))
 COLUMNS = ("Modality", "Patient", "Series Description", "UID", "Images", "Series Date",
            "Import Date")
 MASKED = "(masked)"
+NO_SELECTION = "<i>Select a series to see its middle image.</i>"
 SEXES = ("F", "M", "O")
 MODALITIES = ("CT", "MR", "PT", "NM", "CR", "DX", "MG", "US", "XA", "RF", "OT")
 _TEXT_FILTERS = ("modality", "series_uid", "study_uid", "description", "patient_id",
@@ -45,6 +62,7 @@ _TEXT_FILTERS = ("modality", "series_uid", "study_uid", "description", "patient_
 _AGE_FILTERS = ("min_age", "max_age")
 _DATE_FILTERS = ("date_from", "date_to", "imported_from", "imported_to")
 _SELECTED_BACKGROUND = "#e8f0fe"
+_LABEL = {"description_width": "100px"}  # wide enough for "Imported from", "Patient name"
 
 
 class SeriesBrowser(widgets.VBox):
@@ -75,7 +93,8 @@ class SeriesBrowser(widgets.VBox):
         self._filters: dict[str, Any] = {}
         self._has_next = False
         self._selected: str | None = None
-        self._updating = False
+        self._total: int | None = None  # series matching the last search, when known
+        self._quiet = Guard()
         self._build()
         super().__init__([self._fields, self._search_row, self.message, self.table,
                           self._paging_row, self.row_picker, self._detail_row,
@@ -85,22 +104,25 @@ class SeriesBrowser(widgets.VBox):
     # -- the controls ------------------------------------------------------------------
 
     def _build(self) -> None:
-        wide, narrow = widgets.Layout(width="300px"), widgets.Layout(width="180px")
+        wide, narrow = widgets.Layout(width="340px"), widgets.Layout(width="220px")
         self.modality = widgets.Combobox(description="Modality", options=MODALITIES,
-                                         ensure_option=False, layout=narrow)
-        self.series_uid = widgets.Text(description="Series UID", layout=wide)
-        self.study_uid = widgets.Text(description="Study UID", layout=wide)
-        self.description = widgets.Text(description="Description", layout=wide)
-        self.patient_id = widgets.Text(description="Patient ID", layout=wide)
-        self.patient_name = widgets.Text(description="Patient name", layout=wide)
-        self.sex = widgets.Dropdown(description="Sex", layout=narrow,
+                                         ensure_option=False, layout=narrow, style=_LABEL)
+        self.series_uid = widgets.Text(description="Series UID", layout=wide, style=_LABEL)
+        self.study_uid = widgets.Text(description="Study UID", layout=wide, style=_LABEL)
+        self.description = widgets.Text(description="Description", layout=wide, style=_LABEL)
+        self.patient_id = widgets.Text(description="Patient ID", layout=wide, style=_LABEL)
+        self.patient_name = widgets.Text(description="Patient name", layout=wide,
+                                         style=_LABEL)
+        self.sex = widgets.Dropdown(description="Sex", layout=narrow, style=_LABEL,
                                     options=[("any", ""), *((s, s) for s in SEXES)])
-        self.min_age = widgets.Text(description="Age from", placeholder="years", layout=narrow)
-        self.max_age = widgets.Text(description="Age to", placeholder="years", layout=narrow)
-        self.date_from = widgets.DatePicker(description="Series from")
-        self.date_to = widgets.DatePicker(description="Series to")
-        self.imported_from = widgets.DatePicker(description="Imported from")
-        self.imported_to = widgets.DatePicker(description="Imported to")
+        self.min_age = widgets.Text(description="Age from", placeholder="years", layout=narrow,
+                                    style=_LABEL)
+        self.max_age = widgets.Text(description="Age to", placeholder="years", layout=narrow,
+                                    style=_LABEL)
+        for name, description in [(n, label) for pair in DATE_PAIRS
+                                  for n, label in zip(pair[:2], pair[2:], strict=True)]:
+            setattr(self, name, widgets.DatePicker(description=description, style=_LABEL,
+                                                   layout=wide))
         self.patient_note = widgets.HTML()
         self._fields = widgets.VBox([
             widgets.HBox([self.modality, self.series_uid, self.study_uid]),
@@ -124,9 +146,11 @@ class SeriesBrowser(widgets.VBox):
         self.row_picker = widgets.Select(options=[], index=None, rows=8,
                                          description="Series",
                                          layout=widgets.Layout(width="95%"))
+        # hidden while it has no picture: an empty Image is a broken-image icon
         self.thumbnail = widgets.Image(format="png", layout=widgets.Layout(
-            width=f"{THUMBNAIL_SIZE}px", height=f"{THUMBNAIL_SIZE}px", object_fit="contain"))
-        self.thumbnail_caption = widgets.HTML()
+            width=f"{THUMBNAIL_SIZE}px", height=f"{THUMBNAIL_SIZE}px", object_fit="contain",
+            display="none"))
+        self.thumbnail_caption = widgets.HTML(NO_SELECTION)
         self.details = widgets.HTML()
         self.new_case_button = button("New Case", style="success",
                                       tooltip="Start a case with the selected series")
@@ -137,11 +161,11 @@ class SeriesBrowser(widgets.VBox):
                          layout=widgets.Layout(padding="0 0 0 12px"))])
         self.new_case_box = widgets.VBox()
         self._update_patient_fields()
-        self.search_button.on_click(lambda _: self._quietly(self.search_from_form))
-        self.clear_button.on_click(lambda _: self.clear())
-        self.previous_button.on_click(lambda _: self._quietly(self.previous_page))
-        self.next_button.on_click(lambda _: self._quietly(self.next_page))
-        self.new_case_button.on_click(lambda _: self._quietly(self.new_case))
+        self.search_button.on_click(lambda _: run_and_show(self.message, self.search_from_form))
+        self.clear_button.on_click(lambda _: run_and_show(self.message, self.clear))
+        self.previous_button.on_click(lambda _: run_and_show(self.message, self.previous_page))
+        self.next_button.on_click(lambda _: run_and_show(self.message, self.next_page))
+        self.new_case_button.on_click(lambda _: run_and_show(self.message, self.new_case))
         self.row_picker.observe(self._on_pick, "value")
 
     # -- the Python side -------------------------------------------------------------------
@@ -157,6 +181,11 @@ class SeriesBrowser(widgets.VBox):
         return self._selected
 
     @property
+    def total(self) -> int | None:
+        """How many series match the last search in all (``None`` while unknown)."""
+        return self._total
+
+    @property
     def may_search_patients(self) -> bool:
         """Whether the current user may filter by patient fields (global personalInfoView)."""
         return "personalInfoView" in self.store.rights.global_privileges
@@ -166,9 +195,10 @@ class SeriesBrowser(widgets.VBox):
 
         The fields show the filters; ``results`` holds the page as the store returns
         it. Raises (and shows) ``PermissionDenied`` for a patient filter without
-        ``personalInfoView``, ``ValidationError`` for a bad value.
+        ``personalInfoView``, ``ValidationError`` for a bad value or a date range whose
+        start is after its end.
         """
-        try:
+        with self.message.reporting():
             unknown = sorted(set(filters) - set(SEARCH_FILTERS))
             if unknown:
                 raise ValidationError(
@@ -177,20 +207,15 @@ class SeriesBrowser(widgets.VBox):
                     " page_size, next_page and previous_page).", field="filters",
                     value=unknown)
             filters = {k: v for k, v in filters.items() if v is not None and v != ""}
+            check_date_order(filters)
             self._fill_fields(filters)
             self._filters = filters
             return self._load(0)
-        except CircusError as e:
-            self.message.show_error(e)
-            raise
 
     def search_from_form(self) -> pd.DataFrame:
         """What the Search button does: search with the filters the fields hold."""
-        try:
+        with self.message.reporting():
             filters = self.form_filters()
-        except CircusError as e:
-            self.message.show_error(e)
-            raise
         return self.search(**filters)
 
     def form_filters(self) -> dict[str, Any]:
@@ -235,15 +260,12 @@ class SeriesBrowser(widgets.VBox):
 
     def select(self, uid: str) -> Series:
         """Select the result row of series ``uid``: its thumbnail and details show."""
-        try:
+        with self.message.reporting():
             if self.results.empty or uid not in set(self.results["series_uid"]):
                 raise NotFoundError(f"Series {uid} is not among the results shown; search for"
                                     " it first, e.g. search(series_uid=...).",
                                     field="series_uid", value=uid)
             series = self.store.series(uid)
-        except CircusError as e:
-            self.message.show_error(e)
-            raise
         self._selected = uid
         self._set_picker(uid)
         self._show_series(series)
@@ -253,18 +275,16 @@ class SeriesBrowser(widgets.VBox):
 
     def new_case(self) -> NewCaseForm:
         """Open a New Case form for the selected series under the browser (New Case)."""
-        try:
+        with self.message.reporting():
             if self._selected is None:
                 raise ValidationError("Select a series first: pick a row of the results.",
                                       field="series_uid")
             form = NewCaseForm(self.store, self._selected)
-        except CircusError as e:
-            self.message.show_error(e)
-            raise
         close = button("Close", tooltip="Close the New Case form")
         close.on_click(lambda _: self.close_new_case())
         self.form = form
-        self.new_case_box.children = (widgets.HTML("<b>New case</b>"), form, close)
+        self.new_case_box.children = (widgets.HTML("<b>New case</b>"), form,
+                                      widgets.HBox([close]))
         return form
 
     def close_new_case(self) -> None:
@@ -273,42 +293,54 @@ class SeriesBrowser(widgets.VBox):
 
     # -- keeping the view in step -----------------------------------------------------------
 
-    def _quietly(self, action) -> None:
-        """Run a button's method; its error is already in the message line."""
-        try:
-            action()
-        except CircusError:
-            pass
-        except Exception as e:  # shown, never a traceback from a button
-            self.message.show_error(e)
-
     def _reload(self, page: int) -> pd.DataFrame:
-        try:
+        with self.message.reporting():
             return self._load(page)
-        except CircusError as e:
-            self.message.show_error(e)
-            raise
 
     def _load(self, page: int) -> pd.DataFrame:
         self._update_patient_fields()
         offset = page * self.page_size
         frame = self.store.search_series(**self._filters, limit=self.page_size, offset=offset)
-        has_next = len(frame) == self.page_size and not self.store.search_series(
-            **self._filters, limit=1, offset=offset + self.page_size).empty
-        self.page, self.results, self._has_next = page, frame, has_next
+        total = self._count(page, offset, frame)
+        has_next = (offset + len(frame) < total if total is not None else
+                    len(frame) == self.page_size and not self.store.search_series(
+                        **self._filters, limit=1, offset=offset + self.page_size).empty)
+        if total is None and not has_next:
+            total = offset + len(frame)  # the last page: now the total is known
+        self.page, self.results, self._has_next, self._total = page, frame, has_next, total
         if self._selected is not None and self._selected not in set(frame["series_uid"]):
             self._unselect()
         self._render()
         if frame.empty:
             self.message.show("No series match." if page == 0 else "No more series.", "info")
         else:
-            self.message.show(f"Showing series {offset + 1}-{offset + len(frame)}"
-                              f"{' of more' if has_next else ''}.", "ok")
+            self.message.show(f"Showing series {self._span()}.", "ok")
         return frame
+
+    def _count(self, page: int, offset: int, frame: pd.DataFrame) -> int | None:
+        """The number of matching series, or ``None`` when it is not known (yet)."""
+        if page == 0 and len(frame) < self.page_size:
+            return len(frame)  # one page holds them all: no need to ask
+        if page > 0 and self._total is not None:
+            return self._total  # the same search, another page
+        count = getattr(self.store, "count_series", None)
+        if count is None:
+            return None
+        filters = {k: v for k, v in self._filters.items() if k != "sort"}
+        return int(count(**filters))
+
+    def _span(self) -> str:
+        """``first-last of total`` of the page shown (``of more than last`` when the
+        total is not known)."""
+        first = self.page * self.page_size
+        last = first + len(self.results)
+        if self._total is not None:
+            return f"{first + 1}-{last} of {self._total}"
+        return f"{first + 1}-{last} of more than {last}"
 
     def _update_patient_fields(self) -> None:
         allowed = self.may_search_patients
-        for name in PATIENT_FILTERS:
+        for name in sorted(PATIENT_FILTERS):
             getattr(self, name).disabled = not allowed
         self.patient_note.value = "" if allowed else (
             "<i>Searching by patient fields needs the global privilege personalInfoView,"
@@ -327,16 +359,13 @@ class SeriesBrowser(widgets.VBox):
         self._render_table()
         labels = [(self._label(i, row), row.series_uid)
                   for i, row in enumerate(self.results.itertuples())]
-        self._updating = True
-        try:
+        with self._quiet():
             self.row_picker.options = labels
             self.row_picker.value = self._selected
-        finally:
-            self._updating = False
-        first = self.page * self.page_size
-        shown = (f"series {first + 1}-{first + len(self.results)}" if len(self.results)
-                 else "no series")
-        self.page_label.value = f"&nbsp;Page {self.page + 1} ({shown})&nbsp;"
+        shown = f"series {self._span()}" if len(self.results) else "no series"
+        pages = (f" of {max(1, -(-self._total // self.page_size))}"
+                 if self._total is not None else "")
+        self.page_label.value = f"&nbsp;Page {self.page + 1}{pages} ({shown})&nbsp;"
         self.previous_button.disabled = self.page == 0
         self.next_button.disabled = not self._has_next
 
@@ -345,18 +374,10 @@ class SeriesBrowser(widgets.VBox):
             self.table.value = "<i>No series.</i>"
             return
         masked = not self.store.may_view_patient_info()
-        head = "".join(f"<th style='text-align:left; padding:2px 8px'>{c}</th>"
-                       for c in COLUMNS)
-        rows = []
-        for row in self.results.itertuples():
-            style = (f" style='background:{_SELECTED_BACKGROUND}'"
-                     if row.series_uid == self._selected else "")
-            cells = "".join(f"<td style='padding:2px 8px'>{escape(text)}</td>"
-                            for text in row_texts(row, masked))
-            rows.append(f"<tr{style}>{cells}</tr>")
-        self.table.value = (f"<table style='border-collapse:collapse; font-size:90%'>"
-                            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
-                            "</table>")
+        uids = list(self.results["series_uid"])
+        self.table.value = table_html(
+            COLUMNS, (row_texts(row, masked) for row in self.results.itertuples()),
+            highlight=lambda i: _SELECTED_BACKGROUND if uids[i] == self._selected else None)
 
     def _label(self, i: int, row: Any) -> str:
         number = self.page * self.page_size + i + 1
@@ -364,33 +385,35 @@ class SeriesBrowser(widgets.VBox):
                 f" {_images(row.images)} images | {row.series_uid}")
 
     def _on_pick(self, change: dict) -> None:
-        if self._updating or change["new"] is None:
+        if self._quiet or change["new"] is None:
             return
-        self._quietly(lambda: self.select(change["new"]))
+        run_and_show(self.message, lambda: self.select(change["new"]))
 
     def _set_picker(self, uid: str | None) -> None:
-        self._updating = True
-        try:
+        with self._quiet():
             self.row_picker.value = uid
-        finally:
-            self._updating = False
 
     def _unselect(self) -> None:
         self._selected = None
-        self.thumbnail.value = b""
-        self.thumbnail_caption.value = self.details.value = ""
+        self._show_thumbnail(b"", NO_SELECTION)
+        self.details.value = ""
         self.new_case_button.disabled = True
+
+    def _show_thumbnail(self, png: bytes, caption: str) -> None:
+        self.thumbnail.value = png
+        self.thumbnail.layout.display = None if png else "none"
+        self.thumbnail_caption.value = caption
 
     def _show_series(self, series: Series) -> None:
         numbers = list(series.images)
-        self.thumbnail.value, self.thumbnail_caption.value = b"", ""
+        self._show_thumbnail(b"", "<i>No images.</i>")
         if numbers:
             middle = numbers[len(numbers) // 2]
             try:
-                self.thumbnail.value = ThumbnailCache(series, capacity=1).png(middle)
-                self.thumbnail_caption.value = f"image #{middle} (middle)"
+                self._show_thumbnail(ThumbnailCache(series, capacity=1).png(middle),
+                                     f"image #{middle} (middle)")
             except Exception as e:  # a picture that cannot be drawn must not hide the rest
-                self.thumbnail_caption.value = f"<i>No thumbnail: {escape(str(e))}</i>"
+                self._show_thumbnail(b"", f"<i>No thumbnail: {escape(str(e))}</i>")
         self.details.value = describe_series(series)
 
 
@@ -430,8 +453,21 @@ def describe_series(series: Series) -> str:
     return "<br>".join(f"<b>{name}:</b> {escape(str(value))}" for name, value in lines)
 
 
-def _text(value: Any) -> str:
-    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+def check_date_order(filters: dict[str, Any]) -> None:
+    """Refuse a ``*_from`` date after its ``*_to`` date (no series could match).
+
+    >>> check_date_order({"date_from": "2024-05-02", "date_to": "2024-05-01"})
+    Traceback (most recent call last):
+    ...
+    circus_nb.errors.ValidationError: Series from (2024-05-02) is after Series to (2024-05-01): ...
+    """
+    for low, high, low_label, high_label in DATE_PAIRS:
+        start, end = _as_date(filters.get(low)), _as_date(filters.get(high))
+        if start is not None and end is not None and start > end:
+            raise ValidationError(
+                f"{low_label} ({start}) is after {high_label} ({end}): the dates are"
+                " reversed, so no series could match. Swap them.", field=low,
+                value=(filters[low], filters[high]))
 
 
 def _images(text: Any) -> str:

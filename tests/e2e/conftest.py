@@ -3,6 +3,9 @@
 The tests skip (with the reason) only when Chromium or Playwright is missing; with the
 environment variable ``CI`` set they fail instead, so CI never skips them silently.
 ``scripts/test.sh`` installs both.
+
+Screenshots (the ``screenshot`` fixture) go to the test's own temporary folder; with
+``CIRCUS_NB_SCREENSHOTS=1`` they refresh ``docs/screenshots/`` (the README's pictures).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ SETTINGS = {  # no news toast, no kernel dialog
     "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": True},
 }
 SERVER_START_TIMEOUT = 60  # seconds
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def pytest_configure(config):
@@ -104,8 +108,30 @@ def write_notebook(path: Path, sources: list[str]) -> Path:
     return path
 
 
+def screenshot_folder(own: Path, environ: dict[str, str] | None = None) -> Path:
+    """Where a test's screenshots go: ``docs/screenshots/`` when
+    ``CIRCUS_NB_SCREENSHOTS=1``, else ``own`` (the test's temporary folder), so a test run
+    leaves the working tree and the shared temporary folder alone."""
+    environ = os.environ if environ is None else environ
+    return DOCS_SCREENSHOTS if environ.get("CIRCUS_NB_SCREENSHOTS") == "1" else own
+
+
+@pytest.fixture
+def screenshot(tmp_path):
+    """``screenshot(locator, name)`` saves a picture of ``locator`` and returns its path."""
+    folder = screenshot_folder(tmp_path / "screenshots")
+
+    def take(locator, name: str) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        locator.screenshot(path=folder / name)
+        return folder / name
+
+    return take
+
+
 OPEN_STORE = ["import circus_nb as cnb",
-              "from circus_nb.widgets import NewCaseForm, CaseEditor",
+              "from circus_nb.widgets import CaseEditor, ImportPanel, NewCaseForm,"
+              " SeriesBrowser",
               f'store = cnb.Store.open("store", user="{USER}")']
 
 
@@ -114,6 +140,7 @@ class Workspace:
     root: Path
     store: Path
     case_id: str  # a case made before the server starts, for the CaseEditor test
+    to_import: Path  # a folder of 4 DICOM files and a readme, for the ImportPanel test
 
     def open_store(self) -> cnb.Store:
         """The store, read only (only once every kernel holding it has been shut down)."""
@@ -145,7 +172,14 @@ def workspace(tmp_path_factory, chromium_path) -> Iterator[Workspace]:
     write_notebook(notebooks / "case_editor.ipynb", [
         *OPEN_STORE,
         f'editor = CaseEditor(store, "{case_id}"); editor'])
-    yield Workspace(root, store_path, case_id)
+    to_import = root / "to_import"
+    cnb.sample.write_ct_series(to_import, n=4, size=16, description="Imported in the browser")
+    (to_import / "readme.txt").write_text("Notes that came with the images.")
+    write_notebook(notebooks / "browse_and_import.ipynb", [
+        *OPEN_STORE,
+        "browser = SeriesBrowser(store, page_size=2); browser",
+        "panel = ImportPanel(store); panel"])
+    yield Workspace(root, store_path, case_id, to_import)
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -178,7 +212,10 @@ class Server:
 
     def kernel_connected(self) -> bool:
         """Whether one kernel runs, idle, with a browser connected to it."""
-        kernels = self.api("GET", "kernels")
+        try:
+            kernels = self.api("GET", "kernels")
+        except urllib.error.HTTPError:  # a kernel still starting can make the list fail
+            return False
         return (len(kernels) == 1 and kernels[0]["connections"] > 0
                 and kernels[0]["execution_state"] == "idle")
 

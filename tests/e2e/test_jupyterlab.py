@@ -1,20 +1,17 @@
 """The widgets in a real JupyterLab, driven by headless Chromium through Playwright.
 
 Each test opens a notebook, runs it, works the widgets with the mouse and the keyboard,
-shuts the kernel down (it holds the store) and checks the store in this process.
-Screenshots go to ``docs/screenshots/`` when ``CIRCUS_NB_SCREENSHOTS=1`` is set (that is
-how the README's pictures are refreshed), else to a temporary folder, so a test run
-leaves the working tree alone.
+the wrong way too (a number past the last image, a double click, typing then clicking
+without leaving the field), shuts the kernel down (it holds the store) and checks the
+store in this process. Screenshots go to the test's own temporary folder, or refresh
+``docs/screenshots/`` with ``CIRCUS_NB_SCREENSHOTS=1`` (see the ``screenshot`` fixture).
 """
 
 from __future__ import annotations
 
 import base64
-import os
 import re
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
@@ -22,10 +19,6 @@ import circus_nb as cnb
 from circus_nb.demo import DEMO_PROJECT
 
 pytestmark = pytest.mark.e2e
-
-SCREENSHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-               if os.environ.get("CIRCUS_NB_SCREENSHOTS") == "1"
-               else Path(tempfile.gettempdir()) / "circus-nb-screenshots")
 
 
 def run_notebook(page, server, name: str) -> None:
@@ -52,11 +45,6 @@ def run_notebook(page, server, name: str) -> None:
     raise AssertionError("Run All Cells did not run the notebook")
 
 
-def screenshot(locator, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    locator.screenshot(path=SCREENSHOTS / name)
-
-
 def thumbnails(editor) -> list[tuple[str, bytes]]:
     """``(src, PNG bytes)`` of every image in ``editor`` (``src`` is a new blob URL per
     change, so the bytes tell whether the picture changed)."""
@@ -67,8 +55,12 @@ def thumbnails(editor) -> list[tuple[str, bytes]]:
         }))""")]
 
 
+BROKEN_IMAGES = "imgs => imgs.filter(i => i.offsetParent !== null && !i.naturalWidth).length"
+CUT_LABELS = "labels => labels.filter(l => l.scrollWidth > l.clientWidth).map(l => l.innerText)"
+
+
 def test_new_case_form_creates_a_case_with_the_range_set_in_the_browser(page, expect, server,
-                                                                        workspace):
+                                                                        workspace, screenshot):
     run_notebook(page, server, "new_case.ipynb")
     form = page.locator(".jp-OutputArea-output .widget-vbox:has(.widget-gridbox)").first
     create = form.get_by_role("button", name=re.compile(r"^Create Case for "))
@@ -110,21 +102,43 @@ def test_new_case_form_creates_a_case_with_the_range_set_in_the_browser(page, ex
     assert before[0][1] not in {png for _, png in after}  # ...and differ from image 1
     screenshot(form, "new_case_form.png")
 
-    editor.get_by_role("button", name="OK", exact=True).click()
+    # End = 70 on a 62-image series: kept as typed (no clamping to 62), said to be
+    # invalid, the thumbnails greyed out. OK clicked without leaving the field is refused.
+    ok = editor.get_by_role("button", name="OK", exact=True)
+    end.fill("70")
+    ok.click()
+    expect(editor.get_by_text("The range cannot be used: Specified range is invalid: end 70"
+                              " is after the series' last image, 62")).to_be_visible()
+    expect(end).to_have_value("70")
+    expect(ok).to_be_disabled()
+    expect(editor.get_by_text("The images show the last valid range")).to_be_visible()
+    assert float(images.first.evaluate("i => getComputedStyle(i).opacity")) < 1
+    screenshot(form, "range_invalid.png")
+    end.fill("62")
+    end.press("Enter")
+    expect(ok).to_be_enabled()
+    assert images.first.evaluate("i => getComputedStyle(i).opacity") == "1"
+    ok.click()
     range_button = form.get_by_role("button", name="3, 4, ..., 62", exact=True)
     range_button.wait_for()
     expect(editor).to_have_count(0)
 
-    create.click()
+    # A tag is a toggle: pressed, then Create double-clicked at once: one case, tagged.
+    form.get_by_role("button", name="nodule", exact=True).click()
+    create.dblclick()
     created = form.get_by_text(re.compile(r"^Created case \S+ in "))
     created.wait_for()
     case_id = re.match(r"Created case (\S+) in", created.inner_text()).group(1)
+    expect(create).to_be_disabled()
+    expect(form.get_by_text(case_id, exact=True)).to_be_visible()  # the id, to copy
+    form.get_by_role("button", name="Open in case editor").click()
+    expect(form.get_by_text(f"Case {case_id} in project {DEMO_PROJECT}")).to_be_visible()
     screenshot(form, "new_case_created.png")
 
     page.close()
     server.shutdown_kernels()
     with workspace.open_store() as store:
-        assert case_id in set(store.search_cases()["case_id"])
+        assert list(store.search_cases(tags=["nodule"])["case_id"]) == [case_id]  # one case
         case = store.case(case_id)
         assert store.project(case.project_id).name == DEMO_PROJECT
         assert len(case.history()) == 1
@@ -132,9 +146,11 @@ def test_new_case_form_creates_a_case_with_the_range_set_in_the_browser(page, ex
         uid = store.search_series(description="localizer")["series_uid"][0]
         assert entry.series_uid == uid
         assert entry.partial_volume == cnb.PartialVolume(3, 62, 1)
+        assert case.tags == ["nodule"]
 
 
-def test_case_editor_saves_a_revision_made_in_the_browser(page, expect, server, workspace):
+def test_case_editor_saves_a_revision_made_in_the_browser(page, expect, server, workspace,
+                                                          screenshot):
     run_notebook(page, server, "case_editor.ipynb")
     editor = page.locator(".jp-OutputArea-output .widget-vbox:has(.widget-accordion)").first
     save = editor.get_by_role("button", name="Save", exact=True)
@@ -152,15 +168,79 @@ def test_case_editor_saves_a_revision_made_in_the_browser(page, expect, server, 
     editor.get_by_text("Saved revision 1.").wait_for()
     editor.get_by_text("2 revision(s)").wait_for()
     screenshot(editor, "case_editor.png")
+    # nothing changed since: Save is disabled, and says why
+    expect(save).to_be_disabled()
+    expect(editor.get_by_text("Nothing to save: the form shows revision 1 as saved.")
+           ).to_be_visible()
+    # an empty message: said too
+    editor.get_by_label("Finding *").select_option(label="normal")
+    message.fill("")
+    expect(editor.get_by_text("Write a revision message (what changed) to save.")
+           ).to_be_visible()
+    expect(save).to_be_disabled()
+    message.fill("Normal after all.")
+    expect(save).to_be_enabled()
+    save.click()
+    editor.get_by_text("3 revision(s)").wait_for()
+
+    # revision 1 opened again and restored as it was
+    editor.get_by_label("Revision").select_option(index=1)  # newest first: #2, #1, #0
+    expect(editor.get_by_text(re.compile(r"^Revision 1 \(the editor's latest is 2\)"))
+           ).to_be_visible()
+    restore = editor.get_by_role("button", name="Restore this revision")
+    expect(restore).to_be_enabled()
+    restore.click()
+    editor.get_by_text("Restored revision 1 as revision 3.").wait_for()
+    expect(restore).to_be_hidden()
 
     page.close()
     server.shutdown_kernels()
     with workspace.open_store() as store:
         case = store.case(workspace.case_id)
-        assert len(case.history()) == 2
+        assert len(case.history()) == 4
+        first = case.revision(1)
+        assert first.attributes == {"finding": "nodule"}
+        assert first.status == "reviewed"
+        assert first.description == "Nodule found in the browser."
+        assert first.creator == "alice@example.org"
         latest = case.latest
-        assert latest.index == 1
-        assert latest.attributes == {"finding": "nodule"}
-        assert latest.status == "reviewed"
-        assert latest.description == "Nodule found in the browser."
-        assert latest.creator == "alice@example.org"
+        assert (latest.index, latest.attributes, latest.status) == (3, first.attributes,
+                                                                    "reviewed")
+        assert case.revision(2).attributes == {"finding": "normal"}
+
+
+def test_series_browser_and_import_panel_as_a_user_sees_them(page, expect, server, workspace,
+                                                             screenshot):
+    run_notebook(page, server, "browse_and_import.ipynb")
+    outputs = page.locator(".jp-OutputArea-output")
+    browser = outputs.filter(has=page.get_by_role("button", name="New Case")).first
+    panel = outputs.filter(has=page.get_by_role("button", name="Import", exact=True)).first
+    expect(browser.get_by_text(re.compile(r"^Showing series 1-2 of (\d+|more than 2)\.$"))
+           ).to_be_visible(timeout=60_000)
+    expect(browser.get_by_text("Select a series to see its middle image.")).to_be_visible()
+    assert browser.locator("img").evaluate_all(BROKEN_IMAGES) == 0
+    assert browser.locator(".widget-label").evaluate_all(CUT_LABELS) == []
+    browser.get_by_label("Series from").fill("2024-05-02")
+    browser.get_by_label("Series to").fill("2024-05-01")
+    browser.get_by_role("button", name="Search", exact=True).click()
+    expect(browser.get_by_text("Series from (2024-05-02) is after Series to (2024-05-01): the"
+                               " dates are reversed")).to_be_visible()
+    browser.get_by_label("Series", exact=True).select_option(index=0)  # the first row
+    expect(browser.get_by_text(re.compile(r"^image #\d+ \(middle\)$"))).to_be_visible()
+    assert browser.locator("img").evaluate_all(
+        "imgs => imgs.filter(i => i.offsetParent !== null && i.naturalWidth > 0).length") == 1
+    screenshot(browser, "series_browser.png")
+
+    label, copy = panel.get_by_text("Mode", exact=True), panel.get_by_role("button", name="copy")
+    middle = [box["y"] + box["height"] / 2 for box in (label.bounding_box(),
+                                                        copy.bounding_box())]
+    assert abs(middle[0] - middle[1]) < 4, middle  # the label beside its buttons
+    panel.get_by_label("Path").fill(str(workspace.to_import))
+    panel.get_by_role("button", name="Import", exact=True).click()
+    summary = panel.get_by_text(re.compile(r"^5 files into domain 'default' \(1 series\)"))
+    expect(summary).to_be_visible()
+    expect(summary).to_contain_text("1 file(s) that are not DICOM were skipped.")
+    assert summary.evaluate("e => getComputedStyle(e).color") == "rgb(27, 127, 59)"  # green
+    expect(panel.get_by_text("Skipped (not DICOM)")).to_be_visible()
+    screenshot(panel, "import_panel.png")
+

@@ -106,13 +106,16 @@ def test_invalid_values_block_save_with_the_reason(writer, editor):
     assert not editor.save_button.disabled and editor.form_message.text == ""
 
 
-def test_an_empty_status_or_message_blocks_save(editor):
+def test_an_empty_status_or_message_blocks_save_and_says_so(editor):
     editor.fields["finding"].value = "normal"
     editor.status = ""
     assert editor.save_button.disabled and "status must have 1 to 64" in editor.problem
     editor.status = "reviewed"
     editor.description_input.value = " "
     assert editor.save_button.disabled and editor.problem is None
+    assert editor.save_note.text == "Write a revision message (what changed) to save."
+    editor.description_input.value = "Read."
+    assert not editor.save_button.disabled and editor.save_note.text == ""
 
 
 # -- saving --------------------------------------------------------------------------------
@@ -160,21 +163,119 @@ def test_a_conflict_is_shown_and_writes_nothing(writer, editor, case):
     assert editor.base == 1 and editor.status == "theirs" and not editor.dirty
 
 
-def test_opening_an_old_revision_and_saving_restores_it(writer, editor, case):
+def test_opening_an_old_revision_and_restoring_it(writer, editor, case):
     _graded(case)
     editor.reload()
     assert editor.attributes == {"finding": "nodule", "grade": 4}
+    assert editor.restore_button.layout.display == "none"  # nothing to restore on the latest
     editor.revision_picker.value = 1  # what picking it does
     assert editor.opened.index == 1 and editor.base == 2
     assert editor.attributes == {"finding": "normal", "grade": 2}
     assert editor.status == "reviewed" and not editor.dirty
-    assert "restores it" in editor.opened_html.value
+    assert "Restore this revision appends it again as the latest" in editor.opened_html.value
     assert editor.description_input.value == "Restored revision 1."
-    restored = editor.save()
+    assert editor.save_button.disabled and "Press Restore this revision" in editor.save_note.text
+    assert editor.restore_button.layout.display is None and not editor.restore_button.disabled
+    editor.restore_button.click()
+    restored = case.latest
     assert restored.index == 3 and restored.description == "Restored revision 1."
-    assert case.latest.attributes == {"finding": "normal", "grade": 2}
-    assert case.latest.status == "reviewed"
+    assert restored.attributes == {"finding": "normal", "grade": 2}
+    assert restored.status == "reviewed"
     assert case.diff(1, 3)["field"].tolist() == ["description"]
+    assert editor.message.text == "Restored revision 1 as revision 3."
+    assert editor.opened.index == editor.base == 3 and not editor.dirty
+
+
+def test_an_old_revision_the_schema_blocks_can_still_be_restored(writer, editor, case):
+    _graded(case)
+    editor.reload()
+    editor.open_revision(0)  # no finding, which the schema now requires
+    assert editor.problem.startswith("Required attribute(s) missing: finding")
+    assert editor.save_button.disabled
+    assert not editor.restore_button.disabled and editor.restore_problem is None
+
+
+def test_a_restore_the_store_refuses_is_shown_with_the_way_out(writer, editor, case,
+                                                              monkeypatch):
+    _graded(case)
+    editor.reload()
+    editor.open_revision(0)
+
+    def refuse(to, description=None):  # what revert does once it checks the schema
+        raise cnb.ValidationError("Required attribute(s) missing: finding. Give a value for"
+                                  " each.", field="attributes")
+
+    monkeypatch.setattr(editor.case, "revert", refuse)
+    before = snapshot(writer)
+    editor.restore_button.click()
+    assert snapshot(writer) == before
+    assert editor.message.kind == "error"
+    assert editor.message.text == (
+        "Restore refused: Required attribute(s) missing: finding. Give a value for each."
+        " Nothing was written. You can edit revision 0 in the form so that it fits, and Save"
+        " it as a changed copy.")
+    with pytest.raises(cnb.ValidationError, match="Required attribute"):
+        editor.restore()
+    editor.fields["finding"].value = "normal"  # the way out: edit it, and save the copy
+    assert editor.restore_button.disabled and not editor.save_button.disabled
+    saved = editor.save()
+    assert saved.index == 3 and saved.attributes == {"finding": "normal"}
+    assert saved.series == case.revision(0).series
+
+
+def test_restore_says_why_it_cannot_be_used(writer, editor, case):
+    _graded(case)
+    editor.reload()
+    with pytest.raises(cnb.CircusError, match="Revision 2 is the latest: there is nothing to"
+                                              " restore"):
+        editor.restore()
+    editor.open_revision(1)
+    editor.fields["grade"].value = "3"
+    assert editor.restore_button.disabled and "Save appends them" in editor.restore_problem
+    with pytest.raises(cnb.CircusError, match="The form holds changes to revision 1: Save"):
+        editor.restore()
+    case.revert(1)  # revision 3 is a copy of 1
+    editor.reload()
+    editor.open_revision(1)
+    with pytest.raises(cnb.CircusError, match="Revision 1 is identical to the latest"
+                                              " revision, 3"):
+        editor.restore()
+    assert len(case.history()) == 4
+
+
+# -- nothing changed -----------------------------------------------------------------------
+
+
+def test_save_with_nothing_changed_is_disabled_and_refused(writer, editor, case):
+    case.save("Graded.", attributes={"finding": "normal"})
+    editor.reload()
+    assert editor.valid and not editor.dirty
+    assert editor.save_button.disabled
+    assert editor.save_note.text == ("Nothing to save: the form shows revision 1 as saved."
+                                     " Change an attribute or the status first.")
+    before = snapshot(writer)
+    with pytest.raises(cnb.CircusError, match="Nothing to save: the form shows revision 1"):
+        editor.save("Again.")
+    editor.save_button.click()  # a click that gets through: shown, nothing written
+    assert editor.message.kind == "error" and "Nothing to save" in editor.message.text
+    assert snapshot(writer) == before
+    editor.status = "reviewed"
+    assert not editor.save_button.disabled and editor.save_note.text == ""
+
+
+def test_a_form_identical_to_the_latest_revision_is_not_saved(writer, editor, case):
+    _graded(case)  # 1: normal/2, 2: nodule/4, both "reviewed"
+    editor.reload()
+    editor.fields["grade"].value = "04"  # another text, the same number
+    assert editor.dirty and editor.save_button.disabled
+    assert editor.save_note.text == ("Nothing to save: the form is identical to the latest"
+                                     " revision, 2.")
+    editor.open_revision(1)
+    editor.attributes = {"finding": "nodule", "grade": 4}  # revision 1 edited into 2
+    assert editor.dirty and editor.save_button.disabled
+    with pytest.raises(cnb.CircusError, match="identical to the latest revision, 2"):
+        editor.save()
+    assert len(case.history()) == 3
 
 
 def test_revert_drops_unsaved_changes(editor, case):
@@ -243,10 +344,16 @@ def test_the_series_table(editor, case):
 # -- tags ----------------------------------------------------------------------------------
 
 
+def _click_tag(editor, name):
+    toggle = next(t for t in editor.tags_input.children if t.description == name)
+    toggle.value = not toggle.value
+
+
 def test_tags_are_applied_at_once_and_do_not_dirty_the_form(editor, case):
     assert editor.tags == ["a"]
-    assert list(editor.tags_input.allowed_tags) == ["nodule", "ggo", "a"]
-    editor.tags_input.value = ["a", "nodule"]  # what editing the tags does
+    assert editor.tags_input.choices == ["nodule", "ggo", "a"]
+    assert editor.tags_input.value == ["a"]
+    _click_tag(editor, "nodule")  # what clicking a tag does
     assert case.tags == ["a", "nodule"] and not editor.dirty
     assert editor.message.text == "Tags saved: a, nodule."
     assert editor.set_tags(["ggo"]) == ["ggo"] and case.tags == ["ggo"]
@@ -268,6 +375,8 @@ def test_a_reader_sees_the_form_but_cannot_save(cases, case):
         assert "You do not have write privilege" in editor.message.text
         with pytest.raises(cnb.PermissionDenied, match="write privilege"):
             editor.save("No.")
-        editor.tags_input.value = ["a", "ggo"]
+        _click_tag(editor, "ggo")
         assert editor.message.kind == "error" and editor.tags == ["a"]
+        assert editor.tags_input.value == ["a"]  # the buttons show the stored tags again
+        assert editor.restore_button.layout.display == "none"
     assert snapshot(cases) == before

@@ -44,6 +44,7 @@ def test_importing_the_sample_folder_shows_the_counts(store, samples):
     assert panel.progress.value == panel.progress.max == total
     assert panel.progress.bar_style == "success"
     assert panel.problems_table.value == "" and panel.message.kind == "ok"
+    assert f"({len(samples[1])} series)" in panel.message.text
     assert len(store.search_series()) == len(samples[1])
 
 
@@ -58,7 +59,7 @@ def test_the_import_button_uses_the_path_domain_and_mode(store, samples):
     assert not instances["managed"].any()
 
 
-def test_a_bad_file_shows_in_the_problems_table_escaped(store, samples, tmp_path):
+def test_a_readme_next_to_the_images_is_skipped_not_a_failure(store, samples, tmp_path):
     folder = tmp_path / "in"
     shutil.copytree(samples[1]["chest_ct_lung"].folder, folder)
     (folder / "a&b <notes>.txt").write_text("not a DICOM file")
@@ -67,10 +68,79 @@ def test_a_bad_file_shows_in_the_problems_table_escaped(store, samples, tmp_path
     panel.import_button.click()
     assert panel.report.counts["imported"] == 60 and panel.report.counts["not_dicom"] == 1
     assert _count_cell(panel, "not_dicom") == 1
-    problems = panel.problems_table.value
-    assert "a&amp;b &lt;notes&gt;.txt" in problems and ">not_dicom</td>" in problems
-    assert "<notes>" not in problems
-    assert panel.progress.bar_style == "warning" and "1 not imported" in panel.message.text
+    listed = panel.problems_table.value
+    assert listed.startswith("<b>Skipped (not DICOM)</b>") and "Problems" not in listed
+    assert "a&amp;b &lt;notes&gt;.txt" in listed and ">not_dicom</td>" in listed
+    assert "<notes>" not in listed
+    assert panel.progress.bar_style == "success" and panel.message.kind == "ok"
+    assert panel.message.text == ("61 files into domain 'default' (1 series): 60 imported,"
+                                  " 1 not_dicom. 1 file(s) that are not DICOM were skipped.")
+
+
+def test_a_folder_without_dicom_warns(store, tmp_path):
+    (tmp_path / "readme.txt").write_text("hello")
+    panel = ImportPanel(store)
+    panel.run(tmp_path)
+    assert panel.message.kind == "warning" and "None of them is DICOM" in panel.message.text
+    assert "(0 series)" in panel.message.text
+
+
+def test_a_file_that_cannot_be_imported_is_a_problem(store, samples, tmp_path):
+    lung = sorted(samples[1]["chest_ct_lung"].folder.iterdir())
+    archive = tmp_path / "in.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(lung[0], "ok.dcm")
+        z.write(lung[1], "../outside.dcm")  # never imported: unreadable
+        z.writestr("readme.txt", "notes")
+    panel = ImportPanel(store)
+    panel.run(archive)
+    assert panel.report.counts["unreadable"] == 1
+    assert panel.message.kind == "error" and "1 not imported: see the problems below." in (
+        panel.message.text)
+    assert panel.progress.bar_style == "warning"
+    listed = panel.problems_table.value
+    assert listed.startswith("<b>Problems</b>") and "Skipped (not DICOM)" in listed
+    assert listed.index("outside.dcm") < listed.index("readme.txt")
+
+
+def test_the_bar_moves_as_files_are_read(store, samples, monkeypatch):
+    real = store.import_dicom
+    seen = []
+
+    def import_dicom(paths, domain="default", mode="copy", progress=True):
+        """The api's hook: ``progress(done, total)`` as files are read."""
+        assert callable(progress)
+        for done in range(0, 61):
+            progress(done, 60)
+            seen.append((panel.progress.value, panel.progress.max,
+                         panel.progress_label.value))
+        return real(paths, domain, mode, progress=False)
+
+    monkeypatch.setattr(store, "import_dicom", import_dicom)
+    panel = ImportPanel(store)
+    panel.run(samples[1]["chest_ct_lung"].folder)
+    assert [value for value, _, _ in seen] == list(range(61))
+    assert {maximum for _, maximum, _ in seen} == {60}
+    assert seen[30][2] == "30 / 60 files"
+    assert panel.progress.value == 60 and panel.progress.bar_style == "success"
+
+
+def test_a_long_import_updates_the_bar_at_most_a_hundred_times(store):
+    panel = ImportPanel(store)
+    changes = []
+    panel.progress.observe(lambda change: changes.append(change["new"]), "value")
+    for done in range(0, 10_001):
+        panel.show_progress(done, 10_000)
+    assert changes[-1] == 10_000 and len(changes) <= 101
+    assert panel.progress_label.value == "10000 / 10000 files"
+
+
+def test_the_mode_label_sits_beside_its_buttons(store):
+    panel = ImportPanel(store)
+    label, toggles = panel._options_row.children[1].children
+    assert label.value == "Mode" and toggles is panel.mode
+    assert panel.mode.description == ""  # its own description would sit above the buttons
+    assert panel._options_row.layout.align_items == "center"
 
 
 def test_a_domain_the_user_lacks_is_refused_in_the_message(store, samples):
@@ -132,6 +202,8 @@ def test_importing_again_shows_already_present(store, samples):
     assert _count_cell(panel, "already_present") == total
     assert _count_cell(panel, "imported") == 0
     assert panel.problems_table.value == "" and panel.message.kind == "ok"
+    assert panel.message.text == (f"{total} files into domain 'default'"
+                                  f" ({len(samples[1])} series): {total} already_present.")
 
 
 def test_upload_names_stay_inside_the_folder(tmp_path):

@@ -10,7 +10,13 @@ import pytest
 
 import circus_nb as cnb
 from circus_nb.widgets.new_case import NewCaseForm
-from circus_nb.widgets.series_browser import COLUMNS, MASKED, SeriesBrowser
+from circus_nb.widgets.series_browser import (
+    COLUMNS,
+    MASKED,
+    NO_SELECTION,
+    SEARCH_FILTERS,
+    SeriesBrowser,
+)
 from tests.conftest import as_user
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -182,3 +188,74 @@ def test_new_case_opens_a_form_with_the_selected_series(cases):
         assert browser.form.entries == [(cases.uids["abdomen_ct"], "auto")]
         browser.close_new_case()
         assert browser.new_case_box.children == ()
+
+
+def test_no_empty_image_shows_before_a_series_is_selected(imported, samples):
+    browser = SeriesBrowser(imported)
+    assert browser.thumbnail.layout.display == "none"  # an empty Image is a broken icon
+    assert browser.thumbnail_caption.value == NO_SELECTION
+    browser.select(samples[1]["chest_ct_lung"].series_uid)
+    assert browser.thumbnail.layout.display is None
+    assert bytes(browser.thumbnail.value).startswith(PNG)
+    browser.search(modality="MR")  # the selected series leaves the results
+    assert browser.thumbnail.layout.display == "none"
+    assert browser.thumbnail_caption.value == NO_SELECTION
+
+
+def test_every_field_label_has_room_for_its_text(imported):
+    browser = SeriesBrowser(imported)
+    for name in [n for n in SEARCH_FILTERS if n != "sort"]:  # sort has no field
+        field = getattr(browser, name)
+        assert field.style.description_width == "100px", name
+
+
+def _counting(store, calls):
+    def count_series(**filters):
+        calls.append(filters)
+        return len(store.search_series(**filters, limit=200))
+    return count_series
+
+
+def test_the_total_comes_from_count_series(imported, samples, monkeypatch):
+    calls = []
+    monkeypatch.setattr(imported, "count_series", _counting(imported, calls), raising=False)
+    browser = SeriesBrowser(imported, page_size=4)
+    assert browser.total == len(samples[1]) == 6
+    assert browser.message.text == "Showing series 1-4 of 6."
+    assert "Page 1 of 2 (series 1-4 of 6)" in browser.page_label.value
+    browser.next_page()
+    assert browser.message.text == "Showing series 5-6 of 6."
+    assert "Page 2 of 2" in browser.page_label.value and browser.next_button.disabled
+    assert len(calls) == 1  # paging reuses the count of its search
+    browser.search(modality="CT", sort=["series_description"])
+    assert calls[-1] == {"modality": "CT"}  # the filters, without the sort
+    assert browser.message.text == "Showing series 1-4 of 5."
+
+
+def test_without_count_series_the_total_shows_once_known(imported, monkeypatch):
+    monkeypatch.setattr(imported, "count_series", None, raising=False)
+    browser = SeriesBrowser(imported, page_size=4)
+    assert browser.total is None
+    assert browser.message.text == "Showing series 1-4 of more than 4."
+    browser.next_page()
+    assert browser.total == 6 and browser.message.text == "Showing series 5-6 of 6."
+    small = SeriesBrowser(imported, page_size=50)  # one page holds them all
+    assert small.message.text == "Showing series 1-6 of 6."
+
+
+def test_reversed_dates_are_said_to_be_reversed(imported):
+    browser = SeriesBrowser(imported)
+    before = list(browser.results["series_uid"])
+    browser.date_from.value = datetime.date(2024, 5, 2)
+    browser.date_to.value = datetime.date(2024, 5, 1)
+    browser.search_button.click()
+    assert browser.message.kind == "error"
+    assert browser.message.text == ("Series from (2024-05-02) is after Series to (2024-05-01):"
+                                    " the dates are reversed, so no series could match."
+                                    " Swap them.")
+    assert list(browser.results["series_uid"]) == before
+    with pytest.raises(cnb.ValidationError, match=r"Imported from \(2024-01-31\) is after"
+                                                  r" Imported to \(2024-01-30\)"):
+        browser.search(imported_from="2024-01-31", imported_to=datetime.date(2024, 1, 30))
+    same_day = browser.search(date_from="2024-03-01", date_to="2024-03-01")
+    assert len(same_day) == 3  # one day is a valid range: the chest CT study of 2024-03-01
