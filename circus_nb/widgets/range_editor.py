@@ -46,7 +46,7 @@ def range_problem(start: Any, end: Any, delta: Any, images: ImageRange) -> str |
         if images and number < images.first:
             return (f"Specified range is invalid: {name} {number} is before the series' first"
                     f" image, {images.first} (its images: {images}).")
-    missing = [n for n in PartialVolume(start, end, delta).to_list() if n not in images]
+    missing = PartialVolume(start, end, delta).missing_from(images, limit=6)
     if missing:
         shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
         return (f"Specified range is invalid: the series has no image {shown}"
