@@ -49,7 +49,7 @@ from tqdm.auto import tqdm
 from .._repr import card_html, card_text, table_html
 from ..dicom.header import Header, read_header
 from ..dicom.parallel import SERIAL_BELOW, read_header_chunks, start_workers, stop_workers
-from ..dicom.sources import DISK_FULL, Source, expand, open_regular
+from ..dicom.sources import DISK_FULL, Source, expand
 from ..errors import CircusError, ValidationError
 from ..store import series as series_sql
 from ..store import staging as staging_files
@@ -358,20 +358,13 @@ class _Importer:
                 os.replace(source.path, dest)
                 return None
             part = self.staging.part()
-            _copy(source.path, part)
+            shutil.copyfile(source.path, part)
             os.replace(part, dest)  # atomic: dest is never half-written
         except OSError as e:
             if e.errno in DISK_FULL:
                 raise
             return f"cannot copy the file into the store: {e.strerror or e}"
         return None
-
-
-def _copy(source: str, target: Path) -> None:
-    # shutil.copyfile, but through open_regular's check: the file was read as a
-    # regular file, yet may have been swapped for a FIFO since.
-    with open_regular(source) as src, open(target, "wb") as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def _is_text(path: str) -> bool:

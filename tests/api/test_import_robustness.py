@@ -12,7 +12,6 @@ import shutil
 import socket
 import threading
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -188,18 +187,16 @@ def test_a_dicom_file_named_zip_is_imported(store, series, tmp_path):
 
 
 def test_a_file_that_vanishes_before_its_copy_gets_a_row(store, series, tmp_path, monkeypatch):
-    from circus_nb.api import importing
-
     shutil.copytree(series[0].folder, tmp_path / "in")
     doomed = sorted((tmp_path / "in").iterdir())[1]
-    real_copy = importing._copy
+    real_copy = shutil.copyfile
 
-    def copy(source, target):
+    def copy(source, target, **kwargs):
         if source == str(doomed):
             os.unlink(doomed)  # gone between reading its header and copying it
-        real_copy(source, target)
+        return real_copy(source, target, **kwargs)
 
-    monkeypatch.setattr(importing, "_copy", copy)
+    monkeypatch.setattr(shutil, "copyfile", copy)
     report = store.import_dicom(tmp_path / "in", progress=False)
     row = report.files.set_index("path").loc[str(doomed)]
     assert row["status"] == "unreadable"
