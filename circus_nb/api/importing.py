@@ -274,6 +274,8 @@ class _Importer:
             if h.status != "ok":
                 self.report(i, s, h.status, h.reason)
         keys = [(h.instance["series_uid"], h.instance["instance_number"]) for _, _, h in ok]
+        # series values come with the first file of each series in a chunk read
+        known = {h.instance["series_uid"]: h.series for _, _, h in ok if h.series}
         stored = {key: self.held(row) for key, row in
                   series_sql.stored_instances(con, keys).items()}
         domains = series_sql.series_domains(con, {uid for uid, _ in keys})
@@ -292,9 +294,14 @@ class _Importer:
                 status, reason = self.compare(previous, source, header)
                 self.report(index, source, status, reason, header)
                 continue
-            in_chunk[key] = _Held(source.path, source.display, False, header.instance["size"])
             if uid not in domains and uid not in decided.new_series:
-                decided.new_series[uid] = self.series_row(header, source)
+                values = known.get(uid) or read_header(source.path).series
+                if values is None:  # it changed since its header was read
+                    self.report(index, source, "unreadable", "the file changed while it was"
+                                " imported; import it again", header)
+                    continue
+                decided.new_series[uid] = {**values, "series_uid": uid, "domain": self.domain}
+            in_chunk[key] = _Held(source.path, source.display, False, header.instance["size"])
             decided.accepted.append((index, source, header, self.destination(key, source)))
         return decided
 
@@ -320,10 +327,6 @@ class _Importer:
         except OSError as e:
             return ("conflict", f"the file stored for this instance ({held.shown}) cannot be"
                     f" read ({e.strerror or e}); the catalog entry is kept")
-
-    def series_row(self, header: Header, source: Source) -> dict[str, Any]:
-        values = header.series or read_header(source.path).series
-        return {**values, "series_uid": header.instance["series_uid"], "domain": self.domain}
 
     def destination(self, key: tuple[str, int], source: Source) -> Path | None:
         if self.mode == "reference" and not source.from_archive:
