@@ -30,6 +30,7 @@ of one store run one after the other, even from several threads.
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import os
 import shutil
@@ -227,13 +228,15 @@ class _Importer:
         paths = [[source.path for _, source in chunk] for chunk in chunks]
         batch: list[tuple[int, Source]] = []
         headers: list[Header] = []
-        for chunk, read in zip(chunks, read_header_chunks(paths), strict=True):
-            batch += chunk
-            headers += read
-            if len(batch) >= COMMIT_EVERY:
-                self.import_batch(batch, headers)
-                batch, headers = [], []
-            self.progress.advance(len(chunk))
+        # closing: if a batch fails, the chunks still being read are cancelled at once
+        with contextlib.closing(read_header_chunks(paths)) as results:
+            for chunk, read in zip(chunks, results, strict=True):
+                batch += chunk
+                headers += read
+                if len(batch) >= COMMIT_EVERY:
+                    self.import_batch(batch, headers)
+                    batch, headers = [], []
+                self.progress.advance(len(chunk))
         if batch:
             self.import_batch(batch, headers)
 
