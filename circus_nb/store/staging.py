@@ -68,8 +68,9 @@ class Staging:
         return journal
 
     def remove(self) -> None:
-        """Delete the staging folder and everything still in it."""
+        """Delete the staging folder and everything still in it (and ``tmp/`` if empty)."""
         shutil.rmtree(self.folder, ignore_errors=True)
+        _remove_if_empty(self.folder.parent)
 
 
 def recover(root: Path, committed: Callable[[list[str]], set[str]]) -> int:

@@ -192,14 +192,16 @@ def test_a_fifo_is_never_opened_for_a_blocking_read(tmp_path):
     assert "it is a named pipe (FIFO), not a regular file" in results[0].reason
 
 
-def test_a_socket_a_folder_and_a_dangling_link(tmp_path):
+def test_a_socket_a_device_a_folder_and_a_dangling_link(tmp_path):
     server = socket.socket(socket.AF_UNIX)
     server.bind(str(tmp_path / "socket.dcm"))
     (tmp_path / "dangling.dcm").symlink_to(tmp_path / "gone.dcm")
+    (tmp_path / "device.dcm").symlink_to(os.devnull)
     try:
         assert "it is a socket, not a regular file" in read_header(tmp_path / "socket.dcm").reason
     finally:
         server.close()
+    assert "it is a device, not a regular file" in read_header(tmp_path / "device.dcm").reason
     assert "it is a folder, not a regular file" in read_header(tmp_path).reason
     dangling = read_header(tmp_path / "dangling.dcm")
     assert dangling.status == "unreadable"
