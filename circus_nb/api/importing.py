@@ -425,6 +425,16 @@ def import_dicom(catalog: Catalog, paths: str | os.PathLike | Iterable, domain: 
 
     ``progress``: ``True`` (a tqdm bar), ``False`` (none) or a function called
     ``progress(done, total)`` as files are processed, last with ``done == total``.
+
+    Raises
+    ------
+    ValidationError
+        If ``mode`` or ``progress`` is not one of the accepted values.
+    NotFoundError
+        If a path names nothing.
+    CircusError
+        If the disk holding the store fills up (the batch being written is
+        removed; earlier batches stay imported).
     """
     if mode not in MODES:
         raise ValidationError(f"mode must be 'copy' or 'reference', got {mode!r}.",

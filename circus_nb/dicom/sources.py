@@ -145,7 +145,16 @@ def _archive_kind(path: str, named: bool) -> str | None:
 
 def expand(paths: str | os.PathLike | Iterable[str | os.PathLike], staging: Path
            ) -> Iterator[Source]:
-    """Yield a :class:`Source` per file under ``paths`` (folders recurse, sorted)."""
+    """Yield a :class:`Source` per file under ``paths`` (folders recurse, sorted).
+
+    Raises
+    ------
+    NotFoundError
+        If a path names nothing at all (a dangling link is a refused source).
+    OSError
+        With errno ``ENOSPC`` or ``EDQUOT``, if the disk fills while extracting an
+        archive into ``staging`` (every other failure is a refused source).
+    """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     folders = (staging / f"{n}" for n in itertools.count())  # one per archive

@@ -125,7 +125,9 @@ INTERRUPTED = textwrap.dedent("""
     import multiprocessing.forkserver as forkserver
     import circus_nb as cnb
     from circus_nb.api import importing
+    from circus_nb.dicom import parallel
 
+    parallel._workers = lambda: 2  # workers even on a one-core machine
     moment = sys.argv[3]
     def interrupt():
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C, whichever thread gets here
