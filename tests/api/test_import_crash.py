@@ -121,7 +121,7 @@ def test_kill_at_a_random_moment(tmp_path, many_files):
 
 
 INTERRUPTED = textwrap.dedent("""
-    import os, signal, sys, time
+    import os, signal, sys, threading
     import multiprocessing.forkserver as forkserver
     import circus_nb as cnb
     from circus_nb.api import importing
@@ -129,8 +129,10 @@ INTERRUPTED = textwrap.dedent("""
 
     parallel._workers = lambda: 2  # workers even on a one-core machine
     moment = sys.argv[3]
+    sent = threading.Event()
     def interrupt():
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C, whichever thread gets here
+        sent.set()
     if moment == "worker start":  # as a worker process is being started
         original, calls = forkserver.read_signed, []
         def read_signed(fd):
@@ -142,8 +144,8 @@ INTERRUPTED = textwrap.dedent("""
         forkserver.read_signed = read_signed
     progress = (lambda done, total: interrupt() if done else None) \
         if moment == "reading" else False
-    slow = importing._Importer.import_batch  # long enough for Ctrl+C to come first
-    importing._Importer.import_batch = lambda *a: (time.sleep(0.5), slow(*a))[1]
+    batch = importing._Importer.import_batch  # nothing is imported before Ctrl+C
+    importing._Importer.import_batch = lambda *a: (sent.wait(60), batch(*a))[1]
     with cnb.Store.open(sys.argv[1], user="admin@example.org") as store:
         try:
             store.import_dicom(sys.argv[2], progress=progress)
