@@ -28,8 +28,8 @@ def own_pool(monkeypatch):
     monkeypatch.setattr(parallel, "_starting", None)
     monkeypatch.setattr(parallel, "_workers", lambda: 2)
     yield
-    if parallel._starting is not None:
-        parallel._starting.join(timeout=60)
+    if (starter := parallel._starting) is not None:
+        starter.join(timeout=60)
     if parallel._pool is not None:
         parallel._stop(parallel._pool, terminate=True)
 
@@ -54,8 +54,9 @@ def test_chunks_are_read_here_until_the_workers_are_up(own_pool, monkeypatch):
     results = parallel.read_header_chunks(chunks, read=pid_of_reader)
     first = next(results)  # the pool is still starting: read in this process
     assert parallel._starting is not None and parallel._pool is None
+    starter = parallel._starting
     release.set()
-    parallel._starting.join(timeout=60)
+    starter.join(timeout=60)
     rest = list(results)
     readers = [h.reason.split(" read by ")[1] for chunk in [first, *rest] for h in chunk]
     names = [h.reason.split(" read by ")[0] for chunk in [first, *rest] for h in chunk]
@@ -66,7 +67,8 @@ def test_chunks_are_read_here_until_the_workers_are_up(own_pool, monkeypatch):
 
 def test_a_worker_that_dies_costs_only_its_file(own_pool):
     parallel.start_workers()
-    parallel._starting.join(timeout=60)
+    if (starter := parallel._starting) is not None:
+        starter.join(timeout=60)
     chunks = _chunks(6, poison=85)  # in the third chunk
     results = list(parallel.read_header_chunks(chunks, read=dies_on_poison))
     flat = [h for chunk in results for h in chunk]
