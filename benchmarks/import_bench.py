@@ -14,6 +14,10 @@ measurements run with the files in the page cache. Then, in one run, on those fi
 * import: ``store.import_dicom(folder, mode=...)`` with ``mode="reference"`` and
   ``mode="copy"``, each into a fresh store, in files/s (the package's own worker
   pool starts during the first import, which the median of 3 runs leaves out);
+* the first import in a fresh process: a new Python process imports circus_nb,
+  creates a store and times its first ``import_dicom(folder, mode="reference")``,
+  worker start included (Python's start and imports are not timed), against the
+  steady ``mode="reference"`` figure of the same run;
 * baselines, in files/s: a naive loop (one process, ``pydicom.dcmread`` and one
   DuckDB ``INSERT`` per file, as a user would write it); the parsing ceiling (a
   2-process pool mapping ``dcmread(path, stop_before_pixels=True)`` over the files
@@ -42,6 +46,7 @@ import multiprocessing
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -74,6 +79,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "import_bench.json"
 PACKAGES = ("circus-nb", "pydicom", "duckdb", "numpy")
 IMPORT_LABELS = {
     "import_reference": "import_dicom mode=reference",
+    "import_first_call": "first import_dicom in a fresh process, mode=reference",
     "import_copy": "import_dicom mode=copy",
     "naive_loop": "naive loop: dcmread + INSERT per file",
     "parse_ceiling": f"parse ceiling: {CEILING_WORKERS} processes, headers only",
@@ -82,6 +88,8 @@ IMPORT_LABELS = {
 NOTES = (
     "page cache warm: every file was read once before timing started",
     "import: the package's worker pool starts during the first import run (median of 3)",
+    "first import in a fresh process: a subprocess per run, only its first import_dicom"
+    " call timed (worker start included, Python start and imports excluded)",
     f"parse ceiling: {CEILING_WORKERS}-process pool, chunked map of dcmread(path,"
     " stop_before_pixels=True); pool start-up excluded (warmed with a trivial task)",
     "imports and baselines run in 3 rounds of one run each; medians;"
@@ -106,6 +114,7 @@ class Target:
 
 TARGETS = (
     Target("import_reference", "parse_ceiling", 0.70),
+    Target("import_first_call", "import_reference", 0.50),
     Target("import_reference", "naive_loop", 3.0),
     Target("import_copy", "copytree", 0.60),
     Target("volume", "volume_plain_loop", 0.70),
@@ -173,6 +182,31 @@ def import_once(folder: Path, scratch: Path, mode: str, files: int) -> float:
     return seconds
 
 
+FIRST_CALL = """
+import sys, time
+from pathlib import Path
+from circus_nb import Store
+store = Store.create(Path(sys.argv[1]))
+start = time.perf_counter()
+report = store.import_dicom(sys.argv[2], mode="reference", progress=False)
+seconds = time.perf_counter() - start
+store.close()
+print(seconds, report.counts["imported"])
+"""
+
+
+def first_call_once(folder: Path, scratch: Path, files: int) -> float:
+    """The first import of a fresh Python process, timed inside that process."""
+    target = scratch / "store-first-call"
+    done = subprocess.run([sys.executable, "-c", FIRST_CALL, str(target), str(folder)],
+                          capture_output=True, text=True, check=True)
+    seconds, imported = done.stdout.split()
+    if int(imported) != files:
+        raise RuntimeError(f"first call: expected {files} imported files, got {imported}")
+    remove(target)
+    return float(seconds)
+
+
 def naive_loop_once(folder: Path, scratch: Path) -> float:
     target = scratch / "naive"
     target.mkdir()
@@ -222,6 +256,7 @@ def measure_imports(folder: Path, scratch: Path, paths: list[Path]) -> dict[str,
     with started_pool() as pool:
         actions = {
             "import_reference": lambda: import_once(folder, scratch, "reference", files),
+            "import_first_call": lambda: first_call_once(folder, scratch, files),
             "import_copy": lambda: import_once(folder, scratch, "copy", files),
             "naive_loop": lambda: naive_loop_once(folder, scratch),
             "parse_ceiling": lambda: parse_ceiling_once(pool, paths),

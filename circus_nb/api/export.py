@@ -45,6 +45,8 @@ import gzip
 import io
 import json
 import os
+import re
+import socket
 import tarfile
 import tempfile
 import time
@@ -56,6 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..dicom.sources import DISK_FULL
 from ..domain.case import Revision, SeriesEntry
 from ..domain.series import Volume
 from ..errors import CircusError, NotFoundError, ValidationError
@@ -287,10 +290,54 @@ def _archive_writer(file: Path, archive: str) -> Iterator[Callable[[str, bytes],
         yield add
 
 
+def _part_prefix(target: Path, pid: int | None = None) -> str:
+    """How the partial file of an export to ``target`` is named: it says which machine
+    and process writes it, so a later export can tell the leftovers of a dead one."""
+    return f".{target.name}.{_host()}-{os.getpid() if pid is None else pid}."
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
+
+
+_PART = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.part$")
+
+
+def _remove_dead_parts(folder: Path) -> list[str]:
+    """Delete the partial files that exports killed on this machine left in ``folder``
+    (those of exports still running stay); return their names."""
+    host = _host()
+    removed = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            found = _PART.match(entry.name)
+            if found and found["host"] == host and not _alive(int(found["pid"])):
+                Path(entry.path).unlink(missing_ok=True)
+                removed.append(entry.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def _write_atomically(target: Path, archive: str, files: Files) -> None:
-    """Write into a temporary file beside ``target``; rename it only once all went well."""
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                    dir=target.parent)
+    """Write into a temporary file beside ``target``; rename it only once all went well.
+
+    A full disk raises ``CircusError`` naming the folder; nothing is left behind.
+    """
+    _remove_dead_parts(target.parent)
+    try:
+        handle, name = tempfile.mkstemp(prefix=_part_prefix(target), suffix=".part",
+                                        dir=target.parent)
+    except OSError as e:
+        raise (_disk_full(e, target) if e.errno in DISK_FULL else e) from e
     os.close(handle)
     temporary = Path(name)
     try:
@@ -301,9 +348,19 @@ def _write_atomically(target: Path, archive: str, files: Files) -> None:
             raise ValidationError(f"{target} appeared while exporting; it was left as is."
                                   " Choose another path.", field="path", value=str(target))
         temporary.replace(target)
+    except OSError as e:
+        temporary.unlink(missing_ok=True)
+        raise (_disk_full(e, target) if e.errno in DISK_FULL else e) from e
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def _disk_full(error: OSError, target: Path) -> CircusError:
+    return CircusError(f"The disk holding '{target.parent}' is full ({error.strerror}): the"
+                       f" export {target.name} was not written, and its partial file was"
+                       " removed. Free some space, or export to a folder on another disk.",
+                       field="path", value=str(target))
 
 
 def write_export(store: Store, case_ids: Any, path: str | os.PathLike, format: str = "mhd",

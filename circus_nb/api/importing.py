@@ -2,8 +2,12 @@
 
 The order of work is what keeps a store whole: files are placed first (copied
 to a temporary name, then renamed into place), and only then are their catalog
-rows written, one transaction per chunk. A crash leaves at worst files that no
-row points at; the next import of the same files overwrites them and completes.
+rows written, one transaction per chunk. Before a chunk's files are placed, a
+journal in the import's own staging folder lists them, so if the process dies
+before the rows are committed, the next open (or import) removes exactly those
+files (see :mod:`circus_nb.store.staging`). A full disk stops the import with a
+:class:`~circus_nb.CircusError` after removing what the chunk placed. Imports
+of one store run one after the other, even from several threads.
 
 >>> import tempfile, circus_nb as cnb
 >>> folder = tempfile.mkdtemp()
@@ -14,18 +18,29 @@ row points at; the next import of the same files overwrites them and completes.
 (True, 3)
 >>> store.import_dicom(folder, progress=False).counts["already_present"]
 3
+
+``progress`` may also be a function, told ``(done, total)`` as files are processed:
+
+>>> seen = []
+>>> _ = store.import_dicom(folder, progress=lambda done, total: seen.append((done, total)))
+>>> seen[-1]
+(3, 3)
 >>> store.close()
 """
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import os
 import shutil
+import threading
 import time
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +49,11 @@ from tqdm.auto import tqdm
 
 from .._repr import card_html, card_text, table_html
 from ..dicom.header import Header, read_header
-from ..dicom.parallel import read_header_chunks
-from ..dicom.sources import Source, expand
-from ..domain.values import new_id
-from ..errors import ValidationError
+from ..dicom.parallel import SERIAL_BELOW, read_header_chunks, start_workers, stop_workers
+from ..dicom.sources import DISK_FULL, Source, expand
+from ..errors import CircusError, ValidationError
 from ..store import series as series_sql
+from ..store import staging as staging_files
 from ..store.catalog import Catalog
 
 __all__ = ["STATUSES", "ImportReport", "import_dicom"]
@@ -113,12 +128,71 @@ class _Chunk:
                 header.instance["instance_number"])
         return numbers
 
+    def destinations(self) -> list[Path]:
+        return [dest for _, _, _, dest in self.accepted if dest is not None]
+
+    def without(self, failed: set[int]) -> None:
+        """Drop the files of ``failed`` (indexes), and series left with no file."""
+        self.accepted = [a for a in self.accepted if a[0] not in failed]
+        kept = {header.instance["series_uid"] for _, _, header, _ in self.accepted}
+        self.new_series = {uid: row for uid, row in self.new_series.items() if uid in kept}
+
+
+@dataclass(frozen=True)
+class _Held:
+    """What holds an instance already: a catalog row, or an earlier file of this chunk."""
+
+    path: str  # where its bytes are (absolute)
+    shown: str  # how a reason names it
+    managed: bool
+    size: int
+    mtime: float | None = None  # recorded at import (catalog rows only)
+
+
+class _Progress:
+    """Tells ``progress`` how far the import is: ``True`` a tqdm bar, ``False`` no one,
+    or a function called ``progress(done, total)``."""
+
+    def __init__(self, progress: bool | Callable[[int, int], Any]):
+        if not (isinstance(progress, bool) or callable(progress)):
+            raise ValidationError(f"progress must be True (a progress bar), False (none) or a"
+                                  f" function progress(done, total), got {progress!r}.",
+                                  field="progress", value=progress)
+        self.call = progress if callable(progress) else None
+        self.bar = tqdm(desc="Reading archives and folders", unit="file",
+                        disable=progress is not True)
+        self.done = self.total = 0
+
+    def found(self, total: int) -> None:
+        """``total`` files are known so far (archives may bring more)."""
+        self.total = total
+        self.bar.total = total
+        self.bar.refresh()
+        if self.call:
+            self.call(self.done, total)
+
+    def started(self) -> None:
+        self.bar.set_description("Importing DICOM")
+        self.found(self.total)
+
+    def advance(self, files: int) -> None:
+        self.done += files
+        self.bar.update(files)
+        if self.call and files:
+            self.call(self.done, self.total)
+
+    def close(self) -> None:
+        self.bar.close()
+
 
 class _Importer:
-    def __init__(self, catalog: Catalog, domain: str, mode: str):
+    def __init__(self, catalog: Catalog, domain: str, mode: str,
+                 staging: staging_files.Staging, progress: _Progress):
         self.catalog = catalog
         self.domain = domain
         self.mode = mode
+        self.staging = staging
+        self.progress = progress
         self.rows: dict[int, tuple] = {}
 
     def report(self, index: int, source: Source, status: str, reason: str = "",
@@ -127,42 +201,72 @@ class _Importer:
         number = header.instance.get("instance_number") if header else None
         self.rows[index] = (source.display, status, reason, uid, number)
 
-    def run(self, sources: list[Source], bar: tqdm) -> None:
+    def expand(self, paths: Any) -> list[Source]:
+        """Every source, told to ``progress`` as they are found; workers start as soon
+        as the import is large enough to need them, while the rest is walked."""
+        sources = []
+        for source in expand(paths, self.staging.folder):
+            sources.append(source)
+            if len(sources) % READ_CHUNK == 0:
+                self.progress.found(len(sources))
+            if len(sources) == SERIAL_BELOW:
+                start_workers()
+        self.progress.found(len(sources))
+        return sources
+
+    def run(self, sources: list[Source]) -> None:
+        self.progress.started()
         readable = []
         for index, source in enumerate(sources):
-            if source.path is None:
-                self.report(index, source, "unreadable", source.refused or "")
+            refused = source.refused if source.path is None else self.unstorable(source)
+            if refused is not None:
+                self.report(index, source, "unreadable", refused)
             else:
                 readable.append((index, source))
-        bar.update(len(sources) - len(readable))
+        self.progress.advance(len(sources) - len(readable))
         chunks = [readable[k:k + READ_CHUNK] for k in range(0, len(readable), READ_CHUNK)]
         paths = [[source.path for _, source in chunk] for chunk in chunks]
         batch: list[tuple[int, Source]] = []
         headers: list[Header] = []
-        for chunk, read in zip(chunks, read_header_chunks(paths), strict=True):
-            batch += chunk
-            headers += read
-            if len(batch) >= COMMIT_EVERY:
-                self.import_batch(batch, headers)
-                batch, headers = [], []
-            bar.update(len(chunk))
+        # closing: if a batch fails, the chunks still being read are cancelled at once
+        with contextlib.closing(read_header_chunks(paths)) as results:
+            for chunk, read in zip(chunks, results, strict=True):
+                batch += chunk
+                headers += read
+                if len(batch) >= COMMIT_EVERY:
+                    self.import_batch(batch, headers)
+                    batch, headers = [], []
+                self.progress.advance(len(chunk))
         if batch:
             self.import_batch(batch, headers)
 
+    def unstorable(self, source: Source) -> str | None:
+        """Why the catalog cannot record where this file is (reference mode only)."""
+        if self.mode != "reference" or source.from_archive or _is_text(source.path):
+            return None
+        return ("its name is not valid UTF-8 text, so the catalog cannot record where it is."
+                " Rename the file (or its folder), or import it with mode='copy', which"
+                " stores the file under a name of its own")
+
     def import_batch(self, chunk: list[tuple[int, Source]], headers: list[Header]) -> None:
-        """Decide, place the files, then write the rows: one transaction."""
+        """Decide, journal and place the files, then write the rows: one transaction."""
         decided = self.decide(chunk, headers)
-        placed = self.place(decided)
+        destinations = decided.destinations()
+        journal = self.staging.journal(destinations) if destinations else None
         try:
+            self.place(decided)
             with self.catalog.transaction() as con:
                 series_sql.insert_series(con, list(decided.new_series.values()))
                 series_sql.insert_instances(con, [self.instance_row(h, dest, s)
                                                   for _, s, h, dest in decided.accepted])
                 series_sql.add_images(con, decided.numbers_by_series())
         except BaseException:
-            for dest in placed:  # no row will point at them
+            for dest in destinations:  # no row points at them
                 dest.unlink(missing_ok=True)
             raise
+        finally:
+            if journal is not None:
+                journal.unlink(missing_ok=True)
         for index, source, header, _ in decided.accepted:
             self.report(index, source, "imported", "", header)
 
@@ -173,10 +277,13 @@ class _Importer:
             if h.status != "ok":
                 self.report(i, s, h.status, h.reason)
         keys = [(h.instance["series_uid"], h.instance["instance_number"]) for _, _, h in ok]
-        stored = series_sql.stored_instances(con, keys)
+        # series values come with the first file of each series in a chunk read
+        known = {h.instance["series_uid"]: h.series for _, _, h in ok if h.series}
+        stored = {key: self.held(row) for key, row in
+                  series_sql.stored_instances(con, keys).items()}
         domains = series_sql.series_domains(con, {uid for uid, _ in keys})
         decided = _Chunk()
-        in_chunk: dict[tuple[str, int], tuple[str, bool, int]] = {}
+        in_chunk: dict[tuple[str, int], _Held] = {}
         for (index, source, header), key in zip(ok, keys, strict=True):
             uid = key[0]
             domain = domains.get(uid, self.domain)
@@ -187,34 +294,42 @@ class _Importer:
                 continue
             previous = stored.get(key) or in_chunk.get(key)
             if previous is not None:
-                status, reason = self.compare(previous, source)
+                status, reason = self.compare(previous, source, header)
                 self.report(index, source, status, reason, header)
                 continue
-            in_chunk[key] = (source.path, False, header.instance["size"])
             if uid not in domains and uid not in decided.new_series:
-                decided.new_series[uid] = self.series_row(header, source)
+                values = known.get(uid) or read_header(source.path).series
+                if values is None:  # it changed since its header was read
+                    self.report(index, source, "unreadable", "the file changed while it was"
+                                " imported; import it again", header)
+                    continue
+                decided.new_series[uid] = {**values, "series_uid": uid, "domain": self.domain}
+            in_chunk[key] = _Held(source.path, source.display, False, header.instance["size"])
             decided.accepted.append((index, source, header, self.destination(key, source)))
         return decided
 
-    def compare(self, previous: tuple[str, bool, int], source: Source) -> tuple[str, str]:
-        path, managed, size = previous
-        stored = self.catalog.root / path if managed else Path(path)
-        same = "already_present", "the same file is stored for this instance"
-        different = ("conflict", f"another file holds this instance ({stored}); the first one"
-                     " is kept. Remove or renumber one of them.")
-        try:
-            if not managed and not source.from_archive and os.path.samefile(stored, source.path):
-                return same
-            if os.path.getsize(source.path) != size:
-                return different
-            return same if filecmp.cmp(stored, source.path, shallow=False) else different
-        except OSError as e:
-            return ("conflict", f"the file stored for this instance cannot be read ({e}); the"
-                    " catalog entry is kept")
+    def held(self, row: tuple) -> _Held:
+        path, managed, size, mtime = row
+        where = str(self.catalog.root / path) if managed else path
+        return _Held(where, where, managed, size, mtime)
 
-    def series_row(self, header: Header, source: Source) -> dict[str, Any]:
-        values = header.series or read_header(source.path).series
-        return {**values, "series_uid": header.instance["series_uid"], "domain": self.domain}
+    def compare(self, held: _Held, source: Source, header: Header) -> tuple[str, str]:
+        same = "already_present", "the same file is stored for this instance"
+        different = ("conflict", f"another file holds this instance ({held.shown}); the first"
+                     " one is kept. Remove or renumber one of them.")
+        try:
+            changed = _changed_since_import(held)
+            if changed:
+                return "conflict", changed
+            if not held.managed and not source.from_archive and os.path.samefile(
+                    held.path, source.path):
+                return same
+            if header.instance["size"] != held.size:
+                return different
+            return same if filecmp.cmp(held.path, source.path, shallow=False) else different
+        except OSError as e:
+            return ("conflict", f"the file stored for this instance ({held.shown}) cannot be"
+                    f" read ({e.strerror or e}); the catalog entry is kept")
 
     def destination(self, key: tuple[str, int], source: Source) -> Path | None:
         if self.mode == "reference" and not source.from_archive:
@@ -228,45 +343,132 @@ class _Importer:
         relative = dest.relative_to(self.catalog.root).as_posix()
         return {**header.instance, "path": relative, "managed": True}
 
-    def place(self, decided: _Chunk) -> list[Path]:
-        """Copy (or move, for archive entries) accepted files to their place."""
-        jobs = [(s, dest) for _, s, _, dest in decided.accepted if dest is not None]
-        for folder in {dest.parent for _, dest in jobs}:
+    def place(self, decided: _Chunk) -> None:
+        """Copy (or move, for archive entries) accepted files to their place; a file
+        that cannot be copied is reported and left out of the chunk."""
+        jobs = [(i, s, dest) for i, s, _, dest in decided.accepted if dest is not None]
+        for folder in {dest.parent for _, _, dest in jobs}:
             folder.mkdir(parents=True, exist_ok=True)
         with ThreadPoolExecutor(4) as pool:
-            return list(pool.map(lambda job: self.place_one(*job), jobs))
+            problems = list(pool.map(lambda job: self.place_one(*job[1:]), jobs))
+        failed = {i for (i, _, _), problem in zip(jobs, problems, strict=True) if problem}
+        for (index, source, _), problem in zip(jobs, problems, strict=True):
+            if problem:
+                self.report(index, source, "unreadable", problem)
+        decided.without(failed)
 
-    def place_one(self, source: Source, dest: Path) -> Path:
-        if source.from_archive:  # already a private copy in the staging folder
-            os.replace(source.path, dest)
-            return dest
-        part = self.catalog.root / "tmp" / f"{new_id()}.part"
-        shutil.copyfile(source.path, part)
-        os.replace(part, dest)  # atomic: dest is never half-written
-        return dest
+    def place_one(self, source: Source, dest: Path) -> str | None:
+        """Place one file; return why it could not be (a full disk raises)."""
+        try:
+            if source.from_archive:  # already a private copy in the staging folder
+                os.replace(source.path, dest)
+                return None
+            part = self.staging.part()
+            shutil.copyfile(source.path, part)
+            os.replace(part, dest)  # atomic: dest is never half-written
+        except OSError as e:
+            if e.errno in DISK_FULL:
+                raise
+            return f"cannot copy the file into the store: {e.strerror or e}"
+        return None
+
+
+def _is_text(path: str) -> bool:
+    """Whether ``path`` is valid text (a name that is not UTF-8 keeps lone surrogates)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _changed_since_import(held: _Held) -> str | None:
+    """Why a referenced file no longer is the one imported (size or mtime differ)."""
+    if held.managed or held.mtime is None:
+        return None
+    now = os.stat(held.path)
+    if (now.st_size, now.st_mtime) == (held.size, held.mtime):
+        return None
+    return (f"the file {held.shown} changed since it was imported (size {held.size} ->"
+            f" {now.st_size} bytes, modified {_stamp(held.mtime)} -> {_stamp(now.st_mtime)});"
+            " the catalog still describes the file as imported and keeps it. Put the original"
+            " file back, or give the changed file a SeriesInstanceUID of its own to import it"
+            " as a new series.")
+
+
+def _stamp(mtime: float) -> str:
+    return datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+_locks: weakref.WeakKeyDictionary[Catalog, threading.Lock] = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+def _import_lock(catalog: Catalog) -> threading.Lock:
+    """One lock per open catalog: its imports run one after the other."""
+    with _locks_guard:
+        return _locks.setdefault(catalog, threading.Lock())
+
+
+def _disk_full(error: OSError, catalog: Catalog) -> CircusError:
+    where = error.filename or catalog.root
+    return CircusError(f"The disk holding the store at '{catalog.root}' is full ({error.strerror}"
+                       f" while writing '{where}'); the files of the batch being written were"
+                       " removed, earlier batches stay imported. Free some space and import"
+                       " again: what is already imported is reported already_present.",
+                       field="paths", value=str(catalog.root))
 
 
 def import_dicom(catalog: Catalog, paths: str | os.PathLike | Iterable, domain: str, mode: str,
-                 progress: bool) -> ImportReport:
-    """Import ``paths`` into ``domain`` (the caller has checked the user may)."""
+                 progress: bool | Callable[[int, int], Any]) -> ImportReport:
+    """Import ``paths`` into ``domain`` (the caller has checked the user may).
+
+    ``progress``: ``True`` (a tqdm bar), ``False`` (none) or a function called
+    ``progress(done, total)`` as files are processed, last with ``done == total``.
+
+    Raises
+    ------
+    ValidationError
+        If ``mode`` or ``progress`` is not one of the accepted values.
+    NotFoundError
+        If a path names nothing.
+    CircusError
+        If the disk holding the store fills up (the batch being written is
+        removed; earlier batches stay imported).
+    """
     if mode not in MODES:
         raise ValidationError(f"mode must be 'copy' or 'reference', got {mode!r}.",
                               field="mode", value=mode)
+    shown = _Progress(progress)
     started = time.perf_counter()
-    tmp = catalog.root / "tmp"
-    shutil.rmtree(tmp, ignore_errors=True)  # leftovers of an interrupted import
-    tmp.mkdir()
-    staging = tmp / f"import-{new_id()}"
-    importer = _Importer(catalog, domain, mode)
     try:
-        with tqdm(desc="Reading archives and folders", unit="file", disable=not progress) as bar:
-            sources = list(expand(paths, staging))
-            bar.set_description("Importing DICOM")
-            bar.reset(total=len(sources))
-            importer.run(sources, bar)
+        with _import_lock(catalog):
+            staging_files.recover(catalog.root, lambda found: series_sql.managed_paths(
+                catalog.con, found))  # what imports killed before they finished left
+            rows = _import(catalog, paths, domain, mode, shown)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    files = pd.DataFrame([importer.rows[i] for i in sorted(importer.rows)],
-                         columns=_REPORT_COLUMNS)
+        shown.close()
+    files = pd.DataFrame([rows[i] for i in sorted(rows)], columns=_REPORT_COLUMNS)
     files["instance_number"] = files["instance_number"].astype("Int64")
     return ImportReport(files, domain, mode, time.perf_counter() - started)
+
+
+def _import(catalog: Catalog, paths: Any, domain: str, mode: str, progress: _Progress
+            ) -> dict[int, tuple]:
+    try:
+        staging = staging_files.Staging(catalog.root)
+    except OSError as e:
+        raise (_disk_full(e, catalog) if e.errno in DISK_FULL else e) from e
+    importer = _Importer(catalog, domain, mode, staging, progress)
+    try:
+        importer.run(importer.expand(paths))
+    except OSError as e:
+        if e.errno in DISK_FULL:
+            raise _disk_full(e, catalog) from e
+        raise
+    except KeyboardInterrupt:  # Ctrl+C: stop the workers too, or Python waits for them
+        stop_workers()
+        raise
+    finally:
+        staging.remove()
+    return importer.rows

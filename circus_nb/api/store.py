@@ -359,7 +359,8 @@ class Store(CaseMethods):
         ``mode="copy"`` copies files into the store; ``mode="reference"`` records
         them where they are (archive entries are always copied). Every input file
         gets a row in the report; a bad file never stops the others. Importing the
-        same files again changes nothing.
+        same files again changes nothing. ``progress``: ``True`` (a bar), ``False``, or
+        a function called ``progress(done, total)`` as files are processed.
 
         Raises
         ------

@@ -2,9 +2,14 @@
 
 Most files keep every element before the pixel data in their first few KiB, so
 we read only the head of the file, cut it just before the PixelData element and
-parse that buffer; longer headers fall back to a full read that stops before the
-pixels. The declared pixel length is checked against the file size, so a
-truncated file is refused at import instead of failing later.
+parse that buffer. That quick guess is kept only when the parse shows the cut
+fell right after a whole top-level element; otherwise (a longer header, a
+PixelData inside an icon image sequence or inside another value) the careful
+path walks the element headers (:mod:`.layout`), so a file cut short anywhere
+is refused, then reads the file up to its top-level pixel data. The declared
+pixel length is checked against the file size, so a truncated file is refused
+at import instead of failing later. Whatever goes wrong with one file becomes
+that file's status and reason: :func:`read_header` never raises for a bad file.
 
 >>> result = read_header(__file__)
 >>> result.status, result.reason
@@ -26,14 +31,17 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 
 from ..domain.series import age_in_years, is_valid_uid
+from .layout import UNDEFINED, ReadAt, element_layout
+from .sources import open_regular
 
-__all__ = ["HEAD_BYTES", "Header", "read_header", "read_headers"]
+__all__ = ["HEAD_BYTES", "MAX_INSTANCE_NUMBER", "Header", "read_header", "read_headers"]
 
 HEAD_BYTES = 16 * 1024
+MAX_INSTANCE_NUMBER = 2**31 - 1  # the catalog stores instance numbers as 32-bit integers
 _PIXEL_TAGS = {b"\xe0\x7f\x10\x00": "<", b"\x7f\xe0\x00\x10": ">"}  # (7FE0,0010), LE / BE
 _SEQUENCE_END = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _TAIL_BYTES = 64 * 1024
@@ -81,18 +89,36 @@ def _quiet_pydicom() -> Iterator[None]:
 
 
 def read_header(path: str | os.PathLike, with_series: Any = True) -> Header:
-    """Read one file. ``with_series``: a bool, or a callable taking the series UID."""
+    """Read one file. ``with_series``: a bool, or a callable taking the series UID.
+
+    Never raises for a bad file (only ``KeyboardInterrupt`` and the like pass):
+    whatever fails, from a missing file to a sequence nested too deep for the
+    parser, becomes an ``unreadable`` header whose reason says what failed.
+    """
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            dataset, stat, problem = _read_dataset(os.fspath(path))
-    except (InvalidDicomError, EOFError, ValueError, struct.error, KeyError,
-            AttributeError, TypeError, IndexError, NotImplementedError) as e:
-        return Header("unreadable", f"cannot parse the DICOM header: {type(e).__name__}: {e}")
+        return _read(os.fspath(path), with_series)
+    except RecursionError:
+        return Header("unreadable", "cannot parse the DICOM header: its sequences are nested"
+                      " too deeply to be read")
+    except MemoryError:
+        return Header("unreadable", "cannot parse the DICOM header: reading it needs more"
+                      " memory than is free")
     except OSError as e:
         return Header("unreadable", f"cannot read the file: {e.strerror or e}")
-    if dataset is None:
-        return Header(*problem)
+    except Exception as e:  # pydicom, zlib, struct...: one bad file must not stop an import
+        return Header("unreadable", f"cannot parse the DICOM header: {_kind(e)}: {e}")
+
+
+def _kind(error: Exception) -> str:
+    """The name of an error's type; ``zlib.error`` rather than a bare ``error``."""
+    kind = type(error)
+    return f"{kind.__module__}.{kind.__name__}" if kind.__name__ == "error" else kind.__name__
+
+
+def _read(path: str, with_series: Any) -> Header:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset, stat, problem = _read_dataset(path, caught)
     if problem:
         return Header(*problem)
     cut_short = [str(w.message) for w in caught if "End of file" in str(w.message)]
@@ -101,49 +127,98 @@ def read_header(path: str | os.PathLike, with_series: Any = True) -> Header:
     return _header_from(dataset, stat, with_series)
 
 
-def _read_dataset(path: str) -> tuple[Dataset | None, os.stat_result, tuple[str, str] | None]:
-    with open(path, "rb") as f:
+Problem = tuple[str, str] | None  # (status, reason) of a file that cannot be imported
+
+
+def _read_dataset(path: str, caught: list) -> tuple[Dataset | None, os.stat_result, Problem]:
+    with open_regular(path) as f:
         stat = os.fstat(f.fileno())
         head = f.read(HEAD_BYTES)
         if len(head) < 132 or head[128:132] != b"DICM":
             return None, stat, ("not_dicom", "no 'DICM' marker at byte 128: not a DICOM file"
                                 " (The file is not a DICOM file.)")
-        cut = _pixel_element(head)
-        if cut is None:  # a long header, or no pixel data: parse the whole file
-            f.seek(0)
-            return pydicom.dcmread(f, stop_before_pixels=True), stat, None
-        offset, length = cut
+        quick = _quick_read(head)
+        if quick is not None:
+            dataset, offset, length = quick
+            return dataset, stat, _truncation(f, stat.st_size, offset + 12, length)
+        caught.clear()  # what the quick parse warned about is heard again if it matters
+        return _careful_read(f, head, stat)
+
+
+def _quick_read(head: bytes) -> tuple[Dataset, int, int | None] | None:
+    """The dataset of ``head`` cut before its PixelData, when that is surely the
+    top-level PixelData: the last element parsed ends exactly where it starts."""
+    cut = _pixel_element(head)
+    if cut is None:
+        return None
+    offset, length = cut
+    try:
         dataset = pydicom.dcmread(io.BytesIO(head[:offset]))
-        return dataset, stat, _truncation(f, stat.st_size, offset, length)
+    except Exception:  # e.g. the cut fell inside a sequence: the careful read will tell
+        return None
+    return (dataset, offset, length) if _ends_at(dataset, offset) else None
+
+
+def _ends_at(dataset: Dataset, offset: int) -> bool:
+    """Whether the last top-level element of ``dataset`` is whole and ends at ``offset``.
+
+    Elements stay raw (unconverted) after a read, with the file position of their
+    value, in the order they were read; a sequence is parsed at once, so when one
+    comes last this says no.
+    """
+    last_tag = next(reversed(dataset.keys()), None)
+    if last_tag is None:
+        return False
+    last = dataset.get_item(last_tag)
+    return (isinstance(last, RawDataElement) and last.length != UNDEFINED
+            and last.value_tell + last.length == offset)
+
+
+def _careful_read(f: io.BufferedReader, head: bytes, stat: os.stat_result
+                  ) -> tuple[Dataset | None, os.stat_result, Problem]:
+    layout = element_layout(_reader(f, head), stat.st_size)
+    if isinstance(layout, str):
+        return None, stat, ("unreadable", layout)
+    f.seek(0)
+    dataset = pydicom.dcmread(f, stop_before_pixels=True)
+    if layout is None or layout.pixel_offset is None:  # None: only pydicom could tell
+        return dataset, stat, None
+    return dataset, stat, _truncation(f, stat.st_size, layout.pixel_value, layout.pixel_length)
+
+
+def _reader(f: io.BufferedReader, head: bytes) -> ReadAt:
+    """Bytes of the file at an offset, from ``head`` when they are in it."""
+    def read_at(offset: int, size: int) -> bytes:
+        if offset + size <= len(head):
+            return head[offset:offset + size]
+        f.seek(offset)
+        return f.read(size)
+    return read_at
 
 
 def _pixel_element(head: bytes) -> tuple[int, int | None] | None:
-    """Offset and declared length (``None``: undefined) of the PixelData element.
-
-    Only explicit-VR elements (``OB``/``OW`` after the tag) are trusted; anything
-    else makes the caller parse the whole file instead.
-    """
+    """Offset and declared length (``None``: undefined) of the first explicit-VR
+    PixelData tag in ``head`` (``OB``/``OW`` after the tag): a guess to verify."""
     for tag, order in _PIXEL_TAGS.items():
         at = head.find(tag, 132)
         while at != -1 and at + 12 <= len(head):
             if head[at + 4:at + 6] in (b"OB", b"OW"):
                 (length,) = struct.unpack(order + "I", head[at + 8:at + 12])
-                return at, None if length == 0xFFFFFFFF else length
+                return at, None if length == UNDEFINED else length
             at = head.find(tag, at + 1)
     return None
 
 
-def _truncation(f: io.BufferedReader, size: int, offset: int, length: int | None
-                ) -> tuple[str, str] | None:
+def _truncation(f: io.BufferedReader, size: int, value: int, length: int | None) -> Problem:
+    """Whether the pixel data whose value starts at byte ``value`` is all there."""
     if length is not None:
-        end = offset + 12 + length
-        if end > size:
+        if value + length > size:
             return ("unreadable", f"the file is truncated: its pixel data needs {length} bytes,"
-                    f" {size - offset - 12} are present")
+                    f" {max(size - value, 0)} are present")
         return None
     # Encapsulated pixel data ends with a sequence delimiter; a few elements may
     # follow it, so look for it in the tail rather than in the last 8 bytes.
-    tail_start = max(offset, size - _TAIL_BYTES)
+    tail_start = max(value, size - _TAIL_BYTES)
     f.seek(tail_start)
     if _SEQUENCE_END not in f.read(size - tail_start):
         return ("unreadable", "the file is truncated: its compressed pixel data does not end"
@@ -228,10 +303,10 @@ def _header_from(ds: Dataset, stat: os.stat_result, with_series: Any) -> Header:
                       " file is invalid.)")
     number_texts = _texts(ds, _INSTANCE_NUMBER)
     number = _instance_number(number_texts)
-    if number is None or number < 1:
+    if number is None or not 1 <= number <= MAX_INSTANCE_NUMBER:
         seen = repr("\\".join(number_texts)) if number_texts else "missing"
         return Header("no_instance_number", f"InstanceNumber is {seen}; it must be a whole"
-                      " number >= 1. (Instance number not set)")
+                      f" number from 1 to {MAX_INSTANCE_NUMBER}. (Instance number not set)")
     position = _numbers(ds, _POSITION, 3) or [None] * 3
     sop = _texts(ds, _SOP_UID)
     center, width = _numbers(ds, _WINDOW_CENTER), _numbers(ds, _WINDOW_WIDTH)

@@ -1,8 +1,22 @@
 """Reading headers on every core, in chunks, results in input order.
 
-Workers come from a ``forkserver`` that has already imported pydicom, so a pool
-starts in milliseconds and never inherits the catalog's threads or connection.
-Small jobs are read in this process: starting workers would cost more.
+Workers come from a ``forkserver`` that has already imported pydicom, so they
+never inherit the catalog's threads or connection. Starting them still costs
+about a second in a fresh process, so they are started in a helper thread
+(:func:`start_workers`, called as soon as an import is known to be large) while
+this process walks the folders and reads the first chunks itself; the chunks
+left when the workers are up go to them. Small jobs are read in this process.
+
+The helper thread also keeps Ctrl+C away from the pool: a KeyboardInterrupt
+lands in the main thread only, so it can never cut a worker's start in half
+(which left a worker that no one would stop, and Python waiting for it at exit).
+When one arrives during an import, :func:`stop_workers` lets a pool that is
+starting finish its start, then terminates its workers; the next import starts
+a fresh pool.
+
+A worker that dies (a crash, the out-of-memory killer) costs only its chunk's
+files a second read, one file per task in a fresh pool: the file that kills a
+worker again is reported ``unreadable``, every other file is read.
 """
 
 from __future__ import annotations
@@ -16,16 +30,20 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from .header import Header, read_headers
 
-__all__ = ["read_header_chunks"]
+__all__ = ["SERIAL_BELOW", "read_header_chunks", "shutdown", "start_workers", "stop_workers"]
 
 SERIAL_BELOW = 64  # files; fewer are read in this process
-_pool: ProcessPoolExecutor | None = None
+Read = Callable[[list[str]], list[Header]]  # what a worker runs on a chunk of paths
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None  # set once every worker is running
+_starting: threading.Thread | None = None
 
 
 def _workers() -> int:
@@ -53,17 +71,74 @@ def _main_script_hidden() -> Iterator[None]:
         sys.modules["__main__"] = main
 
 
-def _get_pool() -> ProcessPoolExecutor:
+def _new_pool() -> ProcessPoolExecutor:
+    """A pool whose workers are all running (each has answered a first task)."""
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() \
+        else "spawn"
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        context.set_forkserver_preload(["circus_nb.dicom.header"])
+    pool = ProcessPoolExecutor(_workers(), mp_context=context, initializer=_exit_with,
+                               initargs=(os.getpid(),))
+    try:
+        with _main_script_hidden():  # a worker starts on each submit while none is idle
+            started = [pool.submit(_hello) for _ in range(_workers())]
+        for future in started:
+            future.result()
+    except BaseException:
+        _stop(pool, terminate=True)
+        raise
+    return pool
+
+
+def _hello() -> int:
+    """A worker's first task: long enough that every first task gets a worker of its own."""
+    time.sleep(0.05)
+    return os.getpid()
+
+
+def _start() -> None:
+    global _pool, _starting
+    pool = None
+    try:
+        pool = _new_pool()
+    except BaseException:  # no workers here (a sandbox, Python exiting): read in process
+        pass
+    finally:
+        with _lock:
+            _pool, _starting = pool, None
+
+
+def start_workers() -> None:
+    """Start the worker pool in a helper thread, unless it runs or is starting."""
+    global _starting
+    with _lock:
+        if _pool is not None or _starting is not None or _workers() == 1:
+            return
+        _starting = threading.Thread(target=_start, daemon=True, name="circus-nb-workers")
+        _starting.start()
+
+
+def _ready_pool() -> ProcessPoolExecutor | None:
+    with _lock:
+        return _pool
+
+
+def _healthy_pool() -> ProcessPoolExecutor | None:
+    """The running pool, or a new one (started here) if it broke; ``None``: no workers."""
     global _pool
-    if _pool is None:
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() \
-            else "spawn"
-        context = multiprocessing.get_context(method)
-        if method == "forkserver":
-            context.set_forkserver_preload(["circus_nb.dicom.header"])
-        _pool = ProcessPoolExecutor(_workers(), mp_context=context,
-                                    initializer=_exit_with, initargs=(os.getpid(),))
-    return _pool
+    pool = _ready_pool()
+    if pool is not None and not getattr(pool, "_broken", False):
+        return pool
+    if pool is not None:
+        _stop(pool, terminate=True)
+    try:
+        fresh = _new_pool()
+    except Exception:
+        return None
+    with _lock:
+        _pool = fresh
+    return fresh
 
 
 def _exit_with(pid: int) -> None:
@@ -86,30 +161,101 @@ def _exit_with(pid: int) -> None:
     threading.Thread(target=watch, daemon=True, name="circus-nb-parent-watch").start()
 
 
+def _stop(pool: ProcessPoolExecutor, terminate: bool) -> None:
+    global _pool
+    with _lock:
+        if _pool is pool:
+            _pool = None
+    # The pool's own table of its workers: shutdown(wait=False) alone lets them finish
+    # their chunk, and a worker left waiting for work is what Python joins at exit.
+    workers = list((getattr(pool, "_processes", None) or {}).values()) if terminate else []
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        with contextlib.suppress(Exception):
+            worker.terminate()
+
+
+def stop_workers() -> None:
+    """Stop the pool now (after Ctrl+C): wait until a pool being started is up (a
+    start cut short is what leaves a worker behind), then terminate its workers."""
+    with _lock:
+        starting = _starting
+    if starting is not None:
+        starting.join(timeout=60)
+    pool = _ready_pool()
+    if pool is not None:
+        _stop(pool, terminate=True)
+
+
 @atexit.register
 def shutdown() -> None:
     """Stop the worker processes (they also stop when Python exits)."""
-    global _pool
-    if _pool is not None:
-        _pool.shutdown(wait=False, cancel_futures=True)
-        _pool = None
+    pool = _ready_pool()
+    if pool is not None:
+        _stop(pool, terminate=False)
 
 
-def read_header_chunks(chunks: Sequence[Sequence[str]]) -> Iterator[list[Header]]:
-    """Yield the headers of each chunk of paths, in order, while later chunks are read."""
+def read_header_chunks(chunks: Sequence[Sequence[str]], read: Read = read_headers
+                       ) -> Iterator[list[Header]]:
+    """Yield ``read(chunk)`` (the headers of each chunk of paths), in order.
+
+    Chunks are read in this process until the workers are up, then by them,
+    ahead of the caller. ``read`` must be importable by the workers.
+    """
     if sum(len(c) for c in chunks) < SERIAL_BELOW or _workers() == 1:
         for chunk in chunks:
-            yield read_headers(list(chunk))
+            yield read(list(chunk))
         return
-    with _main_script_hidden():  # workers start on the first submits
-        try:
-            futures: list[Future] = [_get_pool().submit(read_headers, list(c)) for c in chunks]
-        except BrokenProcessPool:  # a worker died earlier: start afresh once
-            shutdown()
-            futures = [_get_pool().submit(read_headers, list(c)) for c in chunks]
+    start_workers()
+    futures: dict[int, Future] = {}
+    submitted = False
     try:
-        for future in futures:
-            yield future.result()
+        for k, chunk in enumerate(chunks):
+            if not submitted and (pool := _ready_pool()) is not None:
+                futures, submitted = _submit_all(pool, read, chunks, k), True
+            if k in futures:
+                yield _result(futures, k, read, chunks)
+            else:
+                yield read(list(chunk))
     finally:
-        for future in futures:
+        for future in futures.values():
             future.cancel()
+
+
+def _submit_all(pool: ProcessPoolExecutor, read: Read, chunks: Sequence[Sequence[str]],
+                start: int) -> dict[int, Future]:
+    try:
+        return {k: pool.submit(read, list(chunks[k])) for k in range(start, len(chunks))}
+    except (BrokenProcessPool, RuntimeError):  # broken, or Python is exiting
+        return {}
+
+
+def _result(futures: dict[int, Future], k: int, read: Read, chunks: Sequence[Sequence[str]]
+            ) -> list[Header]:
+    """Chunk ``k``'s headers. If its worker died, read it again one file per task,
+    and hand the chunks still to come to the pool that replaced the broken one."""
+    try:
+        return futures.pop(k).result()
+    except BrokenProcessPool:
+        pass
+    headers = [_alone(read, path) for path in chunks[k]]
+    for future in futures.values():
+        future.cancel()
+    futures.clear()
+    pool = _healthy_pool()
+    if pool is not None and k + 1 < len(chunks):
+        futures.update(_submit_all(pool, read, chunks, k + 1))
+    return headers
+
+
+def _alone(read: Read, path: str) -> Header:
+    """Read one file in a task of its own; a file that kills its worker is unreadable."""
+    pool = _healthy_pool()
+    if pool is None:
+        return read([path])[0]
+    try:
+        return pool.submit(read, [path]).result()[0]
+    except BrokenProcessPool:
+        return Header("unreadable", "reading its header stopped the process that read it (it"
+                      " crashed or ran out of memory): the file is probably malformed. Check"
+                      " it with another DICOM reader.")

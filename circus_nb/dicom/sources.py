@@ -1,9 +1,12 @@
 """Turning what the user names (files, folders, zip and tar archives) into files to read.
 
 Every file and every archive entry becomes one :class:`Source`, so the import
-report has a row for each. Archive entries are extracted into a staging folder
-first; entries that would escape it (absolute paths, ``..`` parts, links) are
-refused and never extracted.
+report has a row for each; a folder that cannot be read gets a row too. Archive
+entries are extracted into a staging folder first; entries that would escape it
+(absolute paths, ``..`` parts, links) are refused and never extracted, and an
+entry that cannot be extracted (corrupt, encrypted, an unsupported compression)
+is refused alone. Only regular files are ever opened: a FIFO would block the
+import forever.
 
 >>> import tempfile, zipfile, pathlib
 >>> with tempfile.TemporaryDirectory() as tmp:
@@ -17,22 +20,93 @@ refused and never extracted.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import shutil
 import stat
+import sys
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, BinaryIO
 
 from ..errors import NotFoundError
 
-__all__ = ["Source", "expand"]
+__all__ = ["DISK_FULL", "NotARegularFile", "Source", "expand", "open_regular", "shown"]
 
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # errors that mean: no room left to write
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+
+
+class NotARegularFile(OSError):
+    """The path names a folder, a FIFO, a socket, a device or a link to nothing."""
+
+
+def open_regular(path: str) -> BinaryIO:
+    """Open a regular file (or a link to one) for reading, or raise :class:`OSError`.
+
+    The file is opened without blocking and checked before anything is read, so
+    a FIFO without a writer (or a device) never hangs the caller.
+
+    Raises
+    ------
+    NotARegularFile
+        If ``path`` is not a regular file, or is a link to a missing file.
+    OSError
+        If the file cannot be opened.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as error:  # a socket cannot be opened at all, a dangling link is missing
+        problem = _not_regular(path)
+        if problem is None:
+            raise
+        raise problem from error
+    try:
+        problem = _not_regular(path, os.fstat(fd).st_mode)
+        if problem is not None:
+            raise problem
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _not_regular(path: str, mode: int | None = None) -> NotARegularFile | None:
+    """What ``path`` is, if it is something else than a regular file."""
+    if mode is None:
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            if not os.path.islink(path):
+                return None
+            return NotARegularFile(f"it is a link to a missing file ({os.readlink(path)!r})")
+        except OSError:
+            return None
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _KINDS if test(mode)), "not a file")
+    return NotARegularFile(f"it is {kind}, not a regular file")
+
+
+def shown(path: str) -> str:
+    """``path`` as text that can be shown and stored: bytes of a file name that are
+    not UTF-8 (kept by Python as lone surrogates) become backslash escapes.
+
+    >>> shown(os.fsdecode(b"scan-\\xff.dcm"))
+    'scan-\\\\xff.dcm'
+    """
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        raw = path.encode(sys.getfilesystemencoding(), "surrogateescape")
+        return raw.decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)
@@ -46,63 +120,106 @@ class Source:
     refused: str | None = None
 
 
-def _archive_kind(path: str, sniff: bool) -> str | None:
+def _archive_kind(path: str, named: bool) -> str | None:
+    """``"zip"``, ``"tar"`` or ``None`` (a file to read as DICOM).
+
+    Files in a folder are opened here only when named like an archive; a file
+    named by the user is always looked at. Its bytes decide: a DICOM file named
+    ``*.zip`` is DICOM, a zip named ``upload.bin`` is a zip.
+    """
     name = os.path.basename(path).lower()
-    if name.endswith(".zip"):
+    by_name = "zip" if name.endswith(".zip") else "tar" if name.endswith(_TAR_SUFFIXES) \
+        else None
+    if by_name is None and not named:
+        return None
+    with open_regular(path) as f:
+        head = f.read(264)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # a zip, or an empty one
         return "zip"
-    if name.endswith(_TAR_SUFFIXES):
-        return "tar"
-    if sniff:  # a file named by the user: look at its first bytes too
-        with open(path, "rb") as f:
-            magic = f.read(4)
-        if magic.startswith(b"PK\x03\x04"):
-            return "zip"
-        if magic.startswith(b"\x1f\x8b"):
-            return "tar" if tarfile.is_tarfile(path) else None
-    return None
+    if head[128:132] == b"DICM":
+        return None
+    if head.startswith(b"\x1f\x8b") or head[257:262] == b"ustar":
+        return "tar" if tarfile.is_tarfile(path) else by_name
+    return by_name
 
 
 def expand(paths: str | os.PathLike | Iterable[str | os.PathLike], staging: Path
            ) -> Iterator[Source]:
-    """Yield a :class:`Source` per file under ``paths`` (folders recurse, sorted)."""
+    """Yield a :class:`Source` per file under ``paths`` (folders recurse, sorted).
+
+    Raises
+    ------
+    NotFoundError
+        If a path names nothing at all (a dangling link is a refused source).
+    OSError
+        With errno ``ENOSPC`` or ``EDQUOT``, if the disk fills while extracting an
+        archive into ``staging`` (every other failure is a refused source).
+    """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     folders = (staging / f"{n}" for n in itertools.count())  # one per archive
     for given in paths:
         path = os.path.abspath(given)
         if os.path.isdir(path):
-            for file in _walk(path):
-                yield from _file(file, folders, sniff=False)
-        elif os.path.isfile(path):
-            yield from _file(path, folders, sniff=True)
+            yield from _walk(path, folders)
+        elif os.path.lexists(path):  # a file, or something that is not (its row says so)
+            yield from _file(path, folders, named=True)
         else:
-            raise NotFoundError(f"No file or folder {str(path)!r} to import. Check the path"
+            raise NotFoundError(f"No file or folder {shown(path)!r} to import. Check the path"
                                 " (relative paths start from the notebook's folder).",
-                                field="paths", value=str(path))
+                                field="paths", value=shown(path))
 
 
-def _walk(folder: str) -> Iterator[str]:
-    """Files below ``folder``, sorted, without a stat call per file."""
-    for parent, folders, files in os.walk(folder):
+def _walk(folder: str, archives: Iterator[Path]) -> Iterator[Source]:
+    """Files below ``folder``, sorted, without a stat call per file; a sub-folder that
+    cannot be read is a refused source of its own (``os.walk`` would skip it)."""
+    errors: list[OSError] = []
+    for parent, folders, files in os.walk(folder, onerror=errors.append):
+        yield from _unreadable_folders(errors)
         folders.sort()
         for name in sorted(files):
-            yield os.path.join(parent, name)
+            yield from _file(os.path.join(parent, name), archives, named=False)
+    yield from _unreadable_folders(errors)
 
 
-def _file(path: str, folders: Iterator[Path], sniff: bool) -> Iterator[Source]:
+def _unreadable_folders(errors: list[OSError]) -> Iterator[Source]:
+    for error in errors:
+        where = shown(os.fspath(error.filename)) if error.filename else "a folder"
+        yield Source(where, None, refused=f"cannot read the folder: {error.strerror or error};"
+                     " its files were not imported. Give read access to it and import again")
+    errors.clear()
+
+
+def _file(path: str, folders: Iterator[Path], named: bool) -> Iterator[Source]:
+    display = shown(path)
     try:
-        kind = _archive_kind(path, sniff)
+        kind = _archive_kind(path, named)
     except OSError as e:
-        yield Source(path, None, refused=f"cannot read the file: {e.strerror or e}")
+        if e.errno in DISK_FULL:
+            raise
+        yield Source(display, None, refused=f"cannot read the file: {e.strerror or e}")
         return
     if kind is None:
-        yield Source(path, path)
+        yield Source(display, path)
         return
     extract = _zip_entries if kind == "zip" else _tar_entries
+    last = None
     try:
-        yield from extract(path, next(folders))
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as e:
-        yield Source(path, None, refused=f"cannot read the archive: {e}")
+        for last in extract(path, display, next(folders)):
+            yield last
+    except OSError as e:
+        if e.errno in DISK_FULL:
+            raise
+        yield _broken_archive(display, last, e)
+    except Exception as e:  # zipfile, tarfile, zlib... a bad archive must not stop the import
+        yield _broken_archive(display, last, e)
+
+
+def _broken_archive(display: str, last: Source | None, error: Exception) -> Source:
+    if last is None:
+        return Source(display, None, refused=f"cannot read the archive: {error}")
+    return Source(display, None, refused=f"cannot read the rest of the archive after"
+                  f" {last.display}: {error}")
 
 
 def _unsafe(name: str) -> str | None:
@@ -138,30 +255,39 @@ def _tar_members(tar: tarfile.TarFile) -> Iterator[_Entry]:
             yield _Entry(member.name, kind, lambda member=member: tar.extractfile(member))
 
 
-def _zip_entries(archive: str, folder: Path) -> Iterator[Source]:
-    with zipfile.ZipFile(archive) as z:
-        yield from _extract(archive, _zip_members(z), folder)
+def _zip_entries(archive: str, display: str, folder: Path) -> Iterator[Source]:
+    with open_regular(archive) as f, zipfile.ZipFile(f) as z:
+        yield from _extract(display, _zip_members(z), folder)
 
 
-def _tar_entries(archive: str, folder: Path) -> Iterator[Source]:
-    with tarfile.open(archive) as tar:
-        yield from _extract(archive, _tar_members(tar), folder)
+def _tar_entries(archive: str, display: str, folder: Path) -> Iterator[Source]:
+    with open_regular(archive) as f, tarfile.open(fileobj=f) as tar:
+        yield from _extract(display, _tar_members(tar), folder)
 
 
 def _extract(archive: str, entries: Iterable[_Entry], folder: Path) -> Iterator[Source]:
     for index, entry in enumerate(entries):
-        display = f"{archive}!/{entry.name.lstrip('/')}"
-        refused = _unsafe(entry.name)
+        name = shown(entry.name)
+        display = f"{archive}!/{name.lstrip('/')}"
+        refused = _unsafe(name)
         if refused is None and entry.kind == "link":
-            refused = f"archive entry {entry.name!r} is a link; links are not followed"
+            refused = f"archive entry {name!r} is a link; links are not followed"
         elif refused is None and entry.kind != "file":
-            refused = f"archive entry {entry.name!r} is not a regular file"
+            refused = f"archive entry {name!r} is not a regular file"
         if refused:
             yield Source(display, None, True, refused)
             continue
         target = _target(folder, index)
-        with entry.open() as src, open(target, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+        try:
+            with entry.open() as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except Exception as e:  # corrupt, encrypted, deflate64...: this entry only
+            target.unlink(missing_ok=True)
+            if isinstance(e, OSError) and e.errno in DISK_FULL:
+                raise
+            yield Source(display, None, True, f"archive entry {name!r} cannot be extracted:"
+                         f" {e}")
+            continue
         yield Source(display, str(target), True)
 
 

@@ -18,9 +18,10 @@ import duckdb
 
 from ..domain.privileges import GLOBAL_PRIVILEGES
 from ..errors import CircusError, ValidationError
-from . import accounts
+from . import accounts, staging
 from ._connection import connect, release
 from .migrations import migrate
+from .series import managed_paths
 
 CATALOG = "catalog.duckdb"
 DATA_DIR = "data"
@@ -44,6 +45,18 @@ def _close(con: duckdb.DuckDBPyConnection, cursors: list[duckdb.DuckDBPyConnecti
     release(catalog, read_only)
     if temporary:
         shutil.rmtree(catalog.parent, ignore_errors=True)
+
+
+def _roll_back(con: duckdb.DuckDBPyConnection) -> None:
+    """End a failed transaction. A COMMIT that failed (a full disk, say) has already
+    ended it, and ROLLBACK then fails too: the first error is the one to report."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
+
+
+def _disk_full(error: duckdb.Error) -> bool:
+    text = str(error)
+    return "No space left on device" in text or "Disk quota exceeded" in text
 
 
 class Catalog:
@@ -103,6 +116,8 @@ class Catalog:
         catalog = cls(root, connect(file.resolve(), read_only=read_only), read_only=read_only)
         try:
             migrate(catalog.con, read_only=read_only, where=str(root))
+            if not read_only:  # what imports killed before they finished left behind
+                staging.recover(root, lambda paths: managed_paths(catalog.con, paths))
         except BaseException:
             catalog.close()
             raise
@@ -148,8 +163,13 @@ class Catalog:
             try:
                 yield con
                 con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
+            except BaseException as error:
+                _roll_back(con)
+                if isinstance(error, duckdb.Error) and _disk_full(error):
+                    raise CircusError(f"The disk holding the store at '{self.root}' is full"
+                                      f" ({error}); nothing of this change was written. Free"
+                                      " some space and try again.", value=str(self.root)
+                                      ) from error
                 raise
 
     def require_writable(self) -> None:

@@ -45,19 +45,26 @@ def series_domains(con: Con, uids: Iterable[str]) -> dict[str, str]:
 
 
 def stored_instances(con: Con, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple]:
-    """``(series_uid, instance_number) -> (path, managed, size)`` for the keys present."""
+    """``(series_uid, instance_number) -> (path, managed, size, mtime)`` for the keys present."""
     if not keys:
         return {}
     wanted = pd.DataFrame(keys, columns=["series_uid", "instance_number"])
     con.register("_wanted", wanted)
     try:
         rows = con.execute(
-            """SELECT i.series_uid, i.instance_number, i.path, i.managed, i.size
+            """SELECT i.series_uid, i.instance_number, i.path, i.managed, i.size, i.mtime
                FROM instances i JOIN _wanted w USING (series_uid, instance_number)"""
         ).fetchall()
     finally:
         con.unregister("_wanted")
-    return {(uid, n): (path, managed, size) for uid, n, path, managed, size in rows}
+    return {(uid, n): tuple(rest) for uid, n, *rest in rows}
+
+
+def managed_paths(con: Con, paths: Sequence[str]) -> set[str]:
+    """Those of ``paths`` (relative to the store folder) that a managed instance has."""
+    rows = con.execute("SELECT path FROM instances WHERE managed AND list_contains(?, path)",
+                       [sorted(set(paths))]).fetchall()
+    return {path for (path,) in rows}
 
 
 def insert_series(con: Con, rows: list[dict[str, Any]]) -> None:

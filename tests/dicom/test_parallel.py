@@ -1,0 +1,87 @@
+"""The worker pool: chunks in order, read in this process until workers are up, and a
+worker that dies costs only the file that killed it."""
+
+import os
+import threading
+
+import pytest
+
+from circus_nb.dicom import parallel
+from circus_nb.dicom.header import Header
+
+
+def pid_of_reader(paths: list[str]) -> list[Header]:
+    """A stand-in for read_headers: who read each path (workers import this module)."""
+    return [Header("ok", f"{path} read by {os.getpid()}") for path in paths]
+
+
+def dies_on_poison(paths: list[str]) -> list[Header]:
+    if any(path.endswith("poison") for path in paths):
+        os._exit(1)  # as a segfault or the out-of-memory killer would end a worker
+    return pid_of_reader(paths)
+
+
+@pytest.fixture
+def own_pool(monkeypatch):
+    """A pool of this test's own (the one other tests use is put back afterwards)."""
+    monkeypatch.setattr(parallel, "_pool", None)
+    monkeypatch.setattr(parallel, "_starting", None)
+    monkeypatch.setattr(parallel, "_workers", lambda: 2)
+    yield
+    if (starter := parallel._starting) is not None:
+        starter.join(timeout=60)
+    if parallel._pool is not None:
+        parallel._stop(parallel._pool, terminate=True)
+
+
+def _chunks(n: int, size: int = 40, poison: int | None = None) -> list[list[str]]:
+    names = [f"f{k}" for k in range(n * size)]
+    if poison is not None:
+        names[poison] = "poison"
+    return [names[k:k + size] for k in range(0, len(names), size)]
+
+
+def test_chunks_are_read_here_until_the_workers_are_up(own_pool, monkeypatch):
+    release = threading.Event()
+    real_new_pool = parallel._new_pool
+
+    def slow_start():
+        assert release.wait(timeout=60)
+        return real_new_pool()
+
+    monkeypatch.setattr(parallel, "_new_pool", slow_start)
+    chunks = _chunks(8)
+    results = parallel.read_header_chunks(chunks, read=pid_of_reader)
+    first = next(results)  # the pool is still starting: read in this process
+    assert parallel._starting is not None and parallel._pool is None
+    starter = parallel._starting
+    release.set()
+    starter.join(timeout=60)
+    rest = list(results)
+    readers = [h.reason.split(" read by ")[1] for chunk in [first, *rest] for h in chunk]
+    names = [h.reason.split(" read by ")[0] for chunk in [first, *rest] for h in chunk]
+    assert names == [name for chunk in chunks for name in chunk]  # in order
+    assert set(readers[:40]) == {str(os.getpid())}
+    assert str(os.getpid()) not in readers[-40:]  # later chunks went to the workers
+
+
+def test_a_worker_that_dies_costs_only_its_file(own_pool):
+    parallel.start_workers()
+    if (starter := parallel._starting) is not None:
+        starter.join(timeout=60)
+    chunks = _chunks(6, poison=85)  # in the third chunk
+    results = list(parallel.read_header_chunks(chunks, read=dies_on_poison))
+    flat = [h for chunk in results for h in chunk]
+    assert len(flat) == 240
+    assert [h.status for h in flat].count("unreadable") == 1
+    assert flat[85].status == "unreadable"
+    assert flat[85].reason.startswith("reading its header stopped the process that read it")
+    names = [h.reason.split(" read by ")[0] for h in flat if h.status == "ok"]
+    assert names == [f"f{k}" for k in range(240) if k != 85]
+    assert str(os.getpid()) not in {h.reason.split(" read by ")[1] for h in flat[120:]}
+
+
+def test_small_jobs_never_start_workers(own_pool):
+    [headers] = parallel.read_header_chunks([["a", "b"]], read=pid_of_reader)
+    assert headers[0].reason == f"a read by {os.getpid()}"
+    assert parallel._starting is None and parallel._pool is None
