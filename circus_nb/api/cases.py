@@ -386,7 +386,7 @@ def _check_labels(entries: Sequence[SeriesEntry], project: Project, store: Store
             if shape is None:
                 series = store.series(entry.series_uid)
                 shape = [len(entry.partial_volume), series.height, series.width]
-            if label.data["shape"] != shape:
+            if list(label.data["shape"]) != shape:
                 raise ValidationError(
                     f"Voxel label {label.name or ''} is shaped {tuple(label.data['shape'])}, but"
                     f" the volume of series {entry.series_uid} over"
