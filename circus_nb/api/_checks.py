@@ -120,7 +120,8 @@ def as_utc(value: Any, field: str, end_of_day: bool = False) -> datetime | None:
 
 
 def _text(max_len: int) -> Callable[[Any, str], Any]:
-    return lambda value, field: check_text(value, field, max_len)
+    # "" is a filter that every row passes (substrings) or none (exact): as before
+    return lambda value, field: check_text(value, field, max_len, min_len=0)
 
 
 def _age(value: Any, field: str) -> int:

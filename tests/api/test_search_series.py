@@ -90,3 +90,9 @@ def test_count_series_checks_as_the_search_does(demo):
         demo.count_series(descripton="lung")
     with pytest.raises(cnb.ValidationError, match="min_age must be an integer from 0 to 999"):
         demo.count_series(min_age="50")
+
+
+def test_an_empty_text_filter_is_a_filter_every_series_passes(demo):
+    # an empty search box: refusing it would break code that passes the box's value
+    assert demo.search_series(description="").equals(demo.search_series())
+    assert demo.count_series(description="", series_uid="") == demo.count_series()
