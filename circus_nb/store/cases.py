@@ -85,11 +85,8 @@ def _hashed_blob(label: Label) -> bytes:
 
 def _blob_loader(con: Con, digest: str) -> Callable[[], bytes]:
     def load() -> bytes:
-        try:
-            row = con.execute("SELECT data FROM blobs WHERE hash = ?", [digest]).fetchone()
-        except duckdb.ConnectionException:
-            raise CircusError("The mask of this voxel label lives in a store that was closed."
-                              " Open the store again and read the case anew.") from None
+        # (after the store is closed, the catalog's connection says so as a CircusError)
+        row = con.execute("SELECT data FROM blobs WHERE hash = ?", [digest]).fetchone()
         if row is None or hashlib.sha256(row[0]).hexdigest() != digest:
             problem = "missing from" if row is None else "damaged in"
             raise CircusError(f"The mask {digest[:12]}... of this voxel label is {problem} the"

@@ -54,6 +54,49 @@ def _close_when_idle(con: duckdb.DuckDBPyConnection, deadline: float) -> None:
             time.sleep(0.01)
 
 
+def _closed(root: Path) -> CircusError:
+    return CircusError(f"The store at '{root}' is closed. Open it again with"
+                       " cnb.Store.open(path, user=...).")
+
+
+class _Guarded:
+    """A DuckDB connection whose errors, once its store is closed, read as every other use
+    of a closed store does: a thread may be between two queries when another closes it."""
+
+    __slots__ = ("_con", "_handles", "_root")
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, handles: _Handles, root: Path):
+        self._con, self._handles, self._root = con, handles, root
+
+    def _run(self, method: str, *args: object, **kwargs: object) -> object:
+        try:
+            return getattr(self._con, method)(*args, **kwargs)
+        except duckdb.Error:
+            if self._handles.closed:  # "connection closed", "no open result set"...
+                raise _closed(self._root) from None
+            raise
+
+    def execute(self, *args: object, **kwargs: object) -> _Guarded:
+        self._run("execute", *args, **kwargs)
+        return self  # DuckDB returns the connection, to fetch from
+
+    def executemany(self, *args: object, **kwargs: object) -> _Guarded:
+        self._run("executemany", *args, **kwargs)
+        return self
+
+    def fetchone(self) -> object:
+        return self._run("fetchone")
+
+    def fetchall(self) -> object:
+        return self._run("fetchall")
+
+    def df(self) -> object:
+        return self._run("df")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._con, name)
+
+
 class _Handles:
     """The DuckDB connection of an open catalog and the cursors lent to other threads.
 
@@ -101,9 +144,9 @@ class Catalog:
                  temporary: bool = False):
         self.root = root  # resolved: the in-use guard is keyed by this very path
         self.read_only = read_only
-        self._con = con
-        self._owner = threading.get_ident()
         self._handles = _Handles(con, root / CATALOG, read_only, temporary)
+        self._con = _Guarded(con, self._handles, root)
+        self._owner = threading.get_ident()
         self._local = threading.local()  # this thread's cursor
         self._write_lock = threading.RLock()
         self._closer = weakref.finalize(self, self._handles.close)
@@ -180,18 +223,19 @@ class Catalog:
         """This thread's connection; a closed catalog raises ``CircusError``.
 
         A DuckDB connection must not be used by two threads at once, so every
-        thread other than the opening one gets a cursor of its own.
+        thread other than the opening one gets a cursor of its own. Each comes in a
+        thin guard that turns DuckDB's "connection closed" into that same error.
         """
         if self.closed:
-            raise CircusError(f"The store at '{self.root}' is closed. Open it again with"
-                              " cnb.Store.open(path, user=...).")
+            raise _closed(self.root)
         if threading.get_ident() == self._owner:
             return self._con
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
-            cursor = self._local.cursor = self._handles.cursor()
-            if cursor is None:  # closed by another thread a moment ago
-                return self.con
+            raw = self._handles.cursor()
+            if raw is None:  # closed by another thread a moment ago
+                raise _closed(self.root)
+            cursor = self._local.cursor = _Guarded(raw, self._handles, self.root)
         return cursor
 
     @contextlib.contextmanager

@@ -131,5 +131,5 @@ def test_a_mask_read_after_the_store_closed_is_a_circus_error(cases, case):
     _with_labels(case, cnb.Label.voxel(_mask(case), name="n"))
     stored = cases.case(case.case_id).latest.series[0].labels[0]
     cases.close()
-    with pytest.raises(cnb.CircusError, match="lives in a store that was closed. Open the"):
+    with pytest.raises(cnb.CircusError, match="is closed. Open it again with cnb.Store.open"):
         stored.mask()
