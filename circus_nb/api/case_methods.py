@@ -11,19 +11,31 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..domain.values import new_id
+from ..domain.values import check_int, check_names, check_text, new_id, shown
 from ..errors import NotFoundError, ValidationError
 from ..store import accounts, projects
 from ..store import cases as cases_sql
 from ..store import search as search_sql
-from ._checks import PATIENT_FILTERS, as_utc, check_page, check_sort
-from .cases import Case, check_tags, first_revision, new_case_entries
+from ._checks import (
+    CASE_FILTERS,
+    MAX_TAGS,
+    PATIENT_COLUMNS,
+    as_utc,
+    check_filters,
+    check_id,
+    check_page,
+    check_path,
+    check_sort,
+    check_tags,
+    uses_patient_fields,
+)
+from .cases import MAX_INDEX, Case, first_revision, new_case_entries
 from .export import write_export
 
 if TYPE_CHECKING:
     from ..domain.privileges import Rights
 
-MAX_BULK_CASES, MAX_BULK_TAGS = 1000, 10
+MAX_BULK_CASES = 1000
 
 
 def _retag(current: list[str], operation: str, tags: list[str]) -> list[str]:
@@ -32,6 +44,27 @@ def _retag(current: list[str], operation: str, tags: list[str]) -> list[str]:
     if operation == "add":
         return current + [t for t in tags if t not in current]
     return [t for t in current if t not in tags]
+
+
+def _check_export_arguments(case_ids: Any, path: Any, format: Any, labels: Any, archive: Any,
+                            revision: Any) -> None:
+    """The types of the export's arguments; the export checks their values."""
+    try:
+        check_names(case_ids, "case_ids", 64, item="case id")
+    except ValidationError:
+        raise ValidationError(f"case_ids must be a case id or a non-empty list of case ids"
+                              f" (text), got {shown(case_ids)}.", field="case_ids",
+                              value=case_ids) from None
+    check_path(path)
+    for name, value in (("format", format), ("labels", labels), ("archive", archive)):
+        check_text(value, name, 16)
+    if revision is None:
+        return
+    try:  # negative counts back from the latest, as in case.revision
+        check_int(revision, "revision", -MAX_INDEX, MAX_INDEX)
+    except ValidationError:
+        raise ValidationError(f"revision must be None (the latest) or a revision index, got"
+                              f" {shown(revision)}.", field="revision", value=revision) from None
 
 
 class CaseMethods:
@@ -57,10 +90,13 @@ class CaseMethods:
             Without ``write``, or a series outside the user's domains.
         ValidationError
             An empty series list, series from two domains, ``Specified range is
-            invalid.``, or a tag that is not 1-32 characters.
+            invalid.``, more than 10 tags, or a tag that is not one line of 1-32
+            characters.
         """
-        project = projects.load_project(self._db(), project_id)
-        self.rights.require_role(project_id, "write", project.name)
+        check_id(project_id, "project_id")
+        rights = self.rights
+        project = projects.load_project(self._db(), project_id, rights)
+        rights.require_role(project_id, "write", project.name)
         entries = new_case_entries(self, project, series)
         tags = check_tags(tags)
         domains = [self.series(entries[0].series_uid).domain]  # one, checked above
@@ -72,6 +108,7 @@ class CaseMethods:
 
     def case(self, case_id: str) -> Case:
         """One case (``read`` on its project)."""
+        check_id(case_id, "case_id")
         head = cases_sql.load_head(self._db(), case_id)
         case = Case(self, case_id, head["project_id"])
         case._con()  # checks read
@@ -79,6 +116,7 @@ class CaseMethods:
 
     def delete_case(self, case_id: str) -> None:
         """Delete a case and all its revisions (``moderate`` on its project)."""
+        check_id(case_id, "case_id")
         head = cases_sql.load_head(self._db(), case_id)
         project = projects.load_project(self._db(), head["project_id"])
         self.rights.require_role(project.project_id, "moderate", project.name)
@@ -91,22 +129,31 @@ class CaseMethods:
 
         All or nothing: one refused case leaves every case as it was. Returns the new
         tags of each case.
+
+        Raises
+        ------
+        ValidationError
+            An unknown operation, no case ids or more than 1,000, more than 10 tags, or
+            a tag that is not one line of 1-32 characters.
+        NotFoundError
+            If a case does not exist.
+        PermissionDenied
+            Without ``write`` on the project of one of the cases.
         """
         if operation not in ("add", "remove", "set"):
             raise ValidationError(f"operation must be 'add', 'remove' or 'set', got"
-                                  f" {operation!r}.", field="operation", value=operation)
+                                  f" {shown(operation)}.", field="operation", value=operation)
         tags = check_tags(tags)
-        case_ids = [case_ids] if isinstance(case_ids, str) else list(dict.fromkeys(case_ids))
-        if not 1 <= len(case_ids) <= MAX_BULK_CASES or len(tags) > MAX_BULK_TAGS:
+        case_ids = list(dict.fromkeys(check_names(case_ids, "case_ids", 64, item="case id")))
+        if not 1 <= len(case_ids) <= MAX_BULK_CASES:
             raise ValidationError(
-                f"Bulk tag changes take 1 to {MAX_BULK_CASES} cases and at most"
-                f" {MAX_BULK_TAGS} tags, got {len(case_ids)} cases and {len(tags)} tags.",
-                field="case_ids", value=len(case_ids))
+                f"Bulk tag changes take 1 to {MAX_BULK_CASES} cases (and at most {MAX_TAGS}"
+                f" tags), got {len(case_ids)} cases.", field="case_ids", value=len(case_ids))
         with self._write() as con:
             heads = cases_sql.heads(con, case_ids)
             missing = [c for c in case_ids if c not in heads]
             if missing:
-                raise NotFoundError(f"No case {missing[0]!r} ({len(missing)} of the"
+                raise NotFoundError(f"No case {shown(missing[0])} ({len(missing)} of the"
                                     f" {len(case_ids)} cases do not exist). Nothing was changed.",
                                     field="case_ids", value=missing)
             rights = self.rights
@@ -135,40 +182,72 @@ class CaseMethods:
         Raises
         ------
         PermissionDenied
-            Naming a project the user cannot read, or filtering by patient fields
-            without ``personalInfoView``.
+            Naming a project the user cannot read, or filtering or sorting by patient
+            fields without ``personalInfoView``.
+        ValidationError
+            A filter of the wrong type, ``limit`` above 200, more than 5 sort keys, an
+            unknown sort column.
         """
-        rights = self.rights
-        readable = projects.readable_ids(self._db(), rights)
-        wanted = readable
-        if project_id is not None:
-            wanted = [project_id] if isinstance(project_id, str) else list(project_id)
-            for pid in wanted:
-                if pid not in readable:
-                    name = projects.load_project(self._db(), pid).name
-                    rights.require_role(pid, "read", name)
-        filters = {k: v for k, v in {
-            "case_id": case_id, "tags": None if tags is None else check_tags(tags),
-            "patient_id": patient_id, "patient_name": patient_name, "sex": sex,
-            "min_age": min_age, "max_age": max_age,
-            "created_from": as_utc(created_from, "created_from"),
-            "created_to": as_utc(created_to, "created_to", end_of_day=True),
-            "updated_from": as_utc(updated_from, "updated_from"),
-            "updated_to": as_utc(updated_to, "updated_to", end_of_day=True),
-        }.items() if v is not None}
-        if filters.keys() & PATIENT_FILTERS:
-            rights.require_patient_search()
-        columns = list(search_sql.CASE_LATEST)
-        sort = check_sort(sort or ["-created_at"], [c for c in columns if c != "tags"])
+        filters = {"case_id": case_id, "tags": tags, "patient_id": patient_id,
+                   "patient_name": patient_name, "sex": sex, "min_age": min_age,
+                   "max_age": max_age, "created_from": created_from, "created_to": created_to,
+                   "updated_from": updated_from, "updated_to": updated_to}
+        sort = check_sort([] if sort is None else sort,
+                          [c for c in search_sql.CASE_LATEST if c != "tags"]) or ["-created_at"]
         check_page(limit, offset)
-        frame = search_sql.search_cases(self._db(), filters, wanted,
-                                        as_utc(as_of, "as_of"), sort, limit, offset)
+        as_of = as_utc(as_of, "as_of")
+        rights, wanted, filters = self._case_scope(project_id, filters, sort, "search_cases")
+        frame = search_sql.search_cases(self._db(), filters, wanted, as_of, sort, limit, offset)
         preference = self.preferences()["personal_info_view"]
         visible = {pid for pid in wanted if rights.may_view_patient_info(preference, pid)}
         hidden = ~frame["project_id"].isin(visible)
-        for column in ("patient_id", "patient_name", "age", "sex"):
+        for column in PATIENT_COLUMNS:
             frame[column] = frame[column].astype(object).where(~hidden, None)
         return accounts.as_lists(frame, "tags")
+
+    def count_cases(self, **filters: Any) -> int:
+        """How many cases ``search_cases(**filters)`` finds over all its pages.
+
+        Takes the filters of :meth:`search_cases` (``project_id``, ``as_of`` and the
+        rest, not ``sort``, ``limit`` or ``offset``), with the same checks.
+
+        >>> import circus_nb as cnb
+        >>> store = cnb.demo_store()
+        >>> store.count_cases(), store.count_cases(tags=["nodule"], as_of="2000-01-01")
+        (0, 0)
+        >>> store.count_cases(tag=["nodule"])
+        Traceback (most recent call last):
+        ...
+        circus_nb.errors.ValidationError: count_cases has no filter 'tag'. Did you mean 'tags'? ...
+        >>> store.close()
+
+        Raises
+        ------
+        PermissionDenied
+            As :meth:`search_cases`.
+        ValidationError
+            An unknown filter, or one of the wrong type.
+        """
+        project_id = filters.pop("project_id", None)
+        as_of = as_utc(filters.pop("as_of", None), "as_of")
+        _rights, wanted, checked = self._case_scope(project_id, filters, [], "count_cases")
+        return search_sql.count_cases(self._db(), checked, wanted, as_of)
+
+    def _case_scope(self, project_id: Any, filters: dict[str, Any], sort: list[str],
+                    where: str) -> tuple[Rights, list[str], dict[str, Any]]:
+        """The rights, the project ids searched and the checked filters of a case search."""
+        filters = check_filters(filters, CASE_FILTERS, where)
+        wanted = None if project_id is None else check_names(project_id, "project_id", 64,
+                                                             item="project id")
+        rights = self.rights
+        readable = projects.readable_ids(self._db(), rights)
+        for pid in wanted or []:
+            if pid not in readable:
+                name = projects.load_project(self._db(), pid, rights).name
+                rights.require_role(pid, "read", name)
+        if uses_patient_fields(filters, sort):
+            rights.require_patient_search()
+        return rights, readable if wanted is None else wanted, filters
 
     def export_cases(self, case_ids: str | Sequence[str], path: str | Path,
                      format: str = "mhd", labels: str = "isolated", archive: str = "zip",
@@ -205,5 +284,6 @@ class CaseMethods:
         NotFoundError
             No such case, no such revision, or no folder to write ``path`` in.
         """
+        _check_export_arguments(case_ids, path, format, labels, archive, revision)
         return write_export(self, case_ids, path, format=format, labels=labels,
                             archive=archive, revision=revision)

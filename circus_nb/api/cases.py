@@ -10,14 +10,20 @@
 >>> case = store.case(case.case_id)
 >>> case.save("Read.", attributes={"finding": "normal"}, base=0).index
 1
->>> case.revision(0).description, case.revert(0).description
-('Created new case.', 'Reverted to revision 0.')
+>>> case.save("Second look.", attributes={"finding": "nodule"}).index
+2
+>>> case.revision(0).description, case.revert(1).description
+('Created new case.', 'Reverted to revision 1.')
+>>> case.revert(0)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+circus_nb.errors.ValidationError: Cannot revert to revision 0: Required attribute(s) missing: ...
 >>> case.add_tags(["teaching"]), case.remove_tags(["nodule"]), case.set_tags(["done"])
 (['nodule', 'teaching'], ['teaching'], ['done'])
 >>> store.bulk_tags([case.case_id], "add", ["reviewed"])[case.case_id]
 ['done', 'reviewed']
 >>> store.search_cases(tags=["reviewed"])["revision"].tolist()
-[2]
+[3]
 >>> with store.as_user("alice@example.org"):
 ...     store.delete_case(case.case_id)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
@@ -28,6 +34,7 @@ circus_nb.errors.PermissionDenied: Acting as another user (store.as_user) requir
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -36,14 +43,15 @@ import pandas as pd
 
 from .._repr import card_html, card_text, table_html
 from ..domain.case import Revision, SeriesEntry, diff_revisions
-from ..domain.labels import Label
-from ..domain.project import TAG_MAX_LEN, Project
+from ..domain.labels import check_label
+from ..domain.project import Project
 from ..domain.schema import validate_attributes
 from ..domain.series import Volume
-from ..domain.values import check_text
-from ..errors import NotFoundError, RevisionConflict, ValidationError
+from ..domain.values import check_int, check_text, shown
+from ..errors import NotFoundError, PermissionDenied, RevisionConflict, ValidationError
 from ..store import cases as cases_sql
 from ..store.projects import load_project
+from ._checks import check_tags
 from .series import Series, as_partial_volume
 
 if TYPE_CHECKING:
@@ -52,28 +60,21 @@ if TYPE_CHECKING:
 __all__ = ["Case", "check_tags", "resolve_entries"]
 
 FIRST_DESCRIPTION = "Created new case."
+MAX_INDEX = 2**31 - 1  # revision and entry indices
 
 
-def check_tags(tags: Iterable[str] | str) -> list[str]:
-    """Tags as a list without repeats: each text of 1 to 32 characters."""
-    if isinstance(tags, str):
-        tags = [tags]
-    result: list[str] = []
-    for tag in tags:
-        check_text(tag, "tag", TAG_MAX_LEN)
-        if tag not in result:
-            result.append(tag)
-    return result
+def _check_description(description: Any) -> str:
+    return check_text(description, "description", 1024)
 
 
 def _series_or_denied(store: Store, uid: Any) -> Series:
     if not isinstance(uid, str):
-        raise ValidationError(f"A series is named by its UID (text), got {uid!r}.",
+        raise ValidationError(f"A series is named by its UID (text), got {shown(uid)}.",
                               field="series", value=uid)
     try:
         return store.series(uid)
     except NotFoundError:
-        raise NotFoundError(f"Nonexistent series. No series {uid!r} in this store; find series"
+        raise NotFoundError(f"Nonexistent series. No series {shown(uid)} in this store; find series"
                             " with store.search_series().", field="series", value=uid) from None
 
 
@@ -85,7 +86,7 @@ def resolve_entries(store: Store, items: Sequence[Any], labels_of: dict[str, tup
     ``labels_of`` gives the labels a tuple item keeps (those of the latest revision).
     """
     if isinstance(items, str | SeriesEntry) or not isinstance(items, Sequence) or not items:
-        raise ValidationError(f"A case needs a non-empty list of series, got {items!r}. Give"
+        raise ValidationError(f"A case needs a non-empty list of series, got {shown(items)}. Give"
                               " e.g. [series_uid] or [(series_uid, (1, 50, 1))].",
                               field="series", value=items)
     entries, domains = [], {}
@@ -150,7 +151,7 @@ class Case:
         con = self._con()
         latest = cases_sql.latest_index(con, self.case_id)
         if isinstance(index, bool) or not isinstance(index, int):
-            raise ValidationError(f"A revision index is an integer, got {index!r}.",
+            raise ValidationError(f"A revision index is an integer, got {shown(index)}.",
                                   field="index", value=index)
         found = index + latest + 1 if index < 0 else index
         if not 0 <= found <= latest:
@@ -168,7 +169,16 @@ class Case:
         return pd.DataFrame(rows, columns=["field", "a", "b"], dtype=object)
 
     def volume(self, i: int = 0, revision: int | None = None) -> Volume:
-        """The voxels of series entry ``i`` of a revision (the latest by default)."""
+        """The voxels of series entry ``i`` of a revision (the latest by default).
+
+        Raises
+        ------
+        ValidationError
+            If ``i`` is not an integer >= 0.
+        NotFoundError
+            If the revision has no entry ``i``, or there is no such revision.
+        """
+        check_int(i, "i", 0, MAX_INDEX)
         rev = self.latest if revision is None else self.revision(revision)
         if not 0 <= i < len(rev.series):
             raise NotFoundError(f"Revision {rev.index} has series entries 0 to"
@@ -195,34 +205,66 @@ class Case:
         RevisionConflict
             ``base`` is not the latest revision.
         """
+        _check_description(description)
+        if status is not None:
+            check_text(status, "status", 64, line=True)
+        if base is not None:
+            check_int(base, "base", 0, MAX_INDEX)
+        return self._save(description, attributes, status, series, base)
+
+    def revert(self, to: int, description: str | None = None) -> Revision:
+        """Append a copy of revision ``to`` (this is how a revision is restored).
+
+        The copy passes every check a save of the same content would: ``write``,
+        ``addSeries`` to bring back a series, the rules on labelled series, and the
+        project's current attribute schema. The default description is
+        ``Reverted to revision N.``
+
+        Raises
+        ------
+        PermissionDenied
+            Without ``write``, or ``addSeries`` when revision ``to`` has a series the
+            latest lacks.
+        ValidationError
+            If revision ``to``'s attributes break the project's current schema, or it
+            would remove or re-range a series that has labels now.
+        NotFoundError
+            If there is no revision ``to``.
+        """
+        self._require_write()
+        old = self.revision(to)
+        if description is None or description == "":
+            description = f"Reverted to revision {old.index}."
+        _check_description(description)
+        try:
+            return self._save(description, old.attributes, old.status, old.series, None,
+                              reverting=old)
+        except (ValidationError, NotFoundError, PermissionDenied) as e:
+            raise type(e)(f"Cannot revert to revision {old.index}: {e.message}",
+                          field=e.field, value=e.value) from None
+
+    def _require_write(self) -> Project:
         project = self._project()
         self._store.rights.require_role(self.project_id, "write", project.name)
-        check_text(description, "description", 1024)
-        if status is not None:
-            check_text(status, "status", 64)
+        return project
+
+    def _save(self, description: str, attributes: Any, status: str | None,
+              series: Sequence[Any] | None, base: int | None,
+              reverting: Revision | None = None) -> Revision:
+        """The checks and the write that a save and a revert share."""
+        project = self._require_write()
         with self._store._write() as con:
             latest = cases_sql.load_revision(con, self.case_id,
                                              cases_sql.latest_index(con, self.case_id))
             _check_base(base, latest)
-            attributes = latest.attributes if attributes is None else validate_attributes(
-                project.case_attributes_schema, attributes)
+            if attributes is not None:
+                attributes = _checked_attributes(project, attributes, reverting)
             entries = latest.series if series is None else self._new_entries(series, latest,
                                                                               project)
-            _check_labels(entries, project, self._store)
+            entries = _check_labels(entries, project, self._store)
             return self._append(con, latest.index + 1, description, status or latest.status,
-                                attributes, entries)
-
-    def revert(self, to: int, description: str | None = None) -> Revision:
-        """Append a copy of revision ``to`` (this is how a revision is restored)."""
-        project = self._project()
-        self._store.rights.require_role(self.project_id, "write", project.name)
-        old = self.revision(to)
-        description = description or f"Reverted to revision {old.index}."
-        check_text(description, "description", 1024)
-        with self._store._write() as con:
-            latest = cases_sql.latest_index(con, self.case_id)
-            return self._append(con, latest + 1, description, old.status, old.attributes,
-                                old.series)
+                                latest.attributes if attributes is None else attributes,
+                                entries)
 
     def _append(self, con, index: int, description: str, status: str,
                 attributes: dict, entries: Sequence[SeriesEntry]) -> Revision:
@@ -307,15 +349,38 @@ def _check_base(base: int | None, latest: Revision) -> None:
         base=base, latest=latest.index)
 
 
-def _check_labels(entries: Sequence[SeriesEntry], project: Project, store: Store) -> None:
+def _checked_attributes(project: Project, attributes: Any, reverting: Revision | None
+                        ) -> dict[str, Any]:
+    """Attributes checked against the project's schema; a revert says why they fail."""
+    try:
+        return validate_attributes(project.case_attributes_schema, attributes)
+    except ValidationError as e:
+        if reverting is None:
+            raise
+        if reverting.index == 0 and not reverting.attributes:
+            why = ("Revision 0 holds no attributes (every case starts without any), and the"
+                   " project's schema asks for some.")
+        else:
+            why = f"The project's schema changed since revision {reverting.index} was saved."
+        raise ValidationError(
+            f"{e.message} {why} To restore its series and labels, save them with attributes"
+            f" that fit the current schema: case.save(description, attributes={{...}},"
+            f" series=case.revision({reverting.index}).series).",
+            field=e.field, value=e.value) from None
+
+
+def _check_labels(entries: Sequence[SeriesEntry], project: Project, store: Store
+                  ) -> list[SeriesEntry]:
+    """The entries with every label checked in full (see ``check_label``) and normalised."""
     schema = project.label_attributes_schema
+    checked = []
     for entry in entries:
         shape = None
+        labels = []
         for label in entry.labels:
-            if not isinstance(label, Label):
-                raise ValidationError(f"Labels are cnb.Label values, got {label!r}.",
-                                      field="labels", value=label)
+            label = check_label(label)
             validate_attributes(schema, label.attributes)
+            labels.append(label)
             if label.type != "voxel":
                 continue
             if shape is None:
@@ -327,13 +392,13 @@ def _check_labels(entries: Sequence[SeriesEntry], project: Project, store: Store
                     f" the volume of series {entry.series_uid} over"
                     f" {entry.partial_volume.describe(3)} is {tuple(shape)} (z, y, x).",
                     field="labels", value=tuple(label.data["shape"]))
+        checked.append(dataclasses.replace(entry, labels=tuple(labels)))
+    return checked
 
 
 def new_case_entries(store: Store, project: Project, series: Sequence[Any]) -> list[SeriesEntry]:
     """Checks of case creation that need the series (after ``write`` is checked)."""
-    entries = resolve_entries(store, series)
-    _check_labels(entries, project, store)
-    return entries
+    return _check_labels(resolve_entries(store, series), project, store)
 
 
 def first_revision(user: str, entries: Sequence[SeriesEntry]) -> Revision:

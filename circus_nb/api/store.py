@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,13 +49,23 @@ from ..domain.privileges import (
     check_project_roles,
 )
 from ..domain.project import Project
-from ..domain.values import check_email, check_text, new_id
-from ..errors import ValidationError
+from ..domain.values import check_email, check_names, check_text, new_id, shown
+from ..errors import NotFoundError, ValidationError
 from ..store import accounts, projects
 from ..store import search as search_sql
 from ..store import series as series_sql
 from ..store.catalog import Catalog
-from ._checks import PATIENT_FILTERS, as_utc, check_page, check_sort
+from ._checks import (
+    PATIENT_COLUMNS,
+    SERIES_FILTERS,
+    check_filters,
+    check_flag,
+    check_id,
+    check_page,
+    check_path,
+    check_sort,
+    uses_patient_fields,
+)
 from .case_methods import CaseMethods
 from .importing import ImportReport, import_dicom
 from .series import Series
@@ -69,7 +80,6 @@ class Store(CaseMethods):
 
     def __init__(self, catalog: Catalog, user: str):
         self._catalog = catalog
-        self._login = user
         self._user = user
 
     # -- opening and closing -------------------------------------------------
@@ -86,8 +96,11 @@ class Store(CaseMethods):
         Raises
         ------
         ValidationError
-            If the folder holds anything, or ``admin`` is not an e-mail address.
+            If the folder holds anything, ``path`` is not a path, or ``admin`` is not
+            an e-mail address.
         """
+        if path is not None:
+            check_path(path)
         check_email(admin)
         return cls(Catalog.create(None if path is None else Path(path), admin), admin)
 
@@ -100,9 +113,15 @@ class Store(CaseMethods):
         NotFoundError
             If there is no store at ``path``, or no such user in it.
         CircusError
-            If the store is open read-write elsewhere (this process or another), or
-            was written by a newer circus_nb.
+            If the store is open read-write elsewhere (this process or another), was
+            written by a newer circus_nb, or its catalog file is damaged.
+        ValidationError
+            If ``path`` is not a path, ``user`` not an e-mail address, or
+            ``read_only`` not a bool.
         """
+        check_path(path)
+        check_email(user)
+        check_flag(read_only, "read_only")
         catalog = Catalog.open(path, read_only=read_only)
         try:
             accounts.require_user(catalog.con, user)
@@ -160,15 +179,18 @@ class Store(CaseMethods):
     def as_user(self, email: str) -> Iterator[Store]:
         """Act as another user inside a ``with`` block (needs ``manageServer``).
 
+        The privilege is the current user's: inside ``as_user("alice@...")`` the
+        store acts as alice, so a nested ``as_user`` needs alice to hold it.
+
         Raises
         ------
         PermissionDenied
-            If the user who opened the store lacks ``manageServer``.
+            If the current user lacks ``manageServer``.
         NotFoundError
             If there is no such user.
         """
-        accounts.load_rights(self._db(), self._login).require_global(
-            "manageServer", "Acting as another user (store.as_user)")
+        check_email(email)
+        self.rights.require_global("manageServer", "Acting as another user (store.as_user)")
         accounts.require_user(self._db(), email)
         previous, self._user = self._user, email
         try:
@@ -196,13 +218,13 @@ class Store(CaseMethods):
         Project roles are given per project with :meth:`grant`.
         """
         self._require_admin("Adding a group")
-        check_text(name, "group name", 64)
+        check_text(name, "group name", 64, line=True)
         privileges = check_global_privileges(privileges)
         domains = check_domains(domains)
         with self._write() as con:
             if name in accounts.group_names(con):
-                raise ValidationError(f"A group named {name!r} already exists. Choose another"
-                                      " name.", field="name", value=name)
+                raise ValidationError(f"A group named {shown(name)} already exists. Choose"
+                                      " another name.", field="name", value=name)
             accounts.insert_group(con, name, privileges, domains)
         return name
 
@@ -211,12 +233,12 @@ class Store(CaseMethods):
         """Add a user, keyed by e-mail, as a member of ``groups`` (``manageServer``)."""
         self._require_admin("Adding a user")
         check_email(email)
-        groups = _as_list(groups)
+        groups = check_names(groups, "groups", 64, item="group name")
         if display_name is not None:
-            check_text(display_name, "display_name", 128)
+            check_text(display_name, "display_name", 128, line=True)
         with self._write() as con:
             if email in accounts.user_emails(con):
-                raise ValidationError(f"A user {email!r} already exists.", field="email",
+                raise ValidationError(f"A user {shown(email)} already exists.", field="email",
                                       value=email)
             accounts.require_groups(con, groups)
             accounts.insert_user(con, email, display_name)
@@ -229,7 +251,8 @@ class Store(CaseMethods):
         A change that would leave no user holding ``manageServer`` is refused.
         """
         self._require_admin("Changing a user's groups")
-        groups = _as_list(groups)
+        check_email(email)
+        groups = check_names(groups, "groups", 64, item="group name")
         with self._write() as con:
             accounts.require_user(con, email)
             accounts.require_groups(con, groups)
@@ -252,13 +275,14 @@ class Store(CaseMethods):
 
     def set_preference(self, key: str, value: Any) -> None:
         """Set one of the current user's preferences, such as ``personal_info_view``."""
+        check_text(key, "key", 64, line=True)
         kind = PREFERENCES.get(key)
         if kind is None:
             raise accounts.not_found("preference", key, list(PREFERENCES),
                                      f"Known preferences: {', '.join(PREFERENCES)}.")
         if not isinstance(value, kind):
-            raise ValidationError(f"Preference {key!r} must be a {kind.__name__}, got"
-                                  f" {value!r}.", field=key, value=value)
+            raise ValidationError(f"Preference {shown(key)} must be a {kind.__name__}, got"
+                                  f" {shown(value)}.", field=key, value=value)
         with self._write() as con:
             accounts.set_preference(con, self._user, key, value)
 
@@ -284,9 +308,9 @@ class Store(CaseMethods):
             For a duplicate name, a bad color, a schema outside the subset...
         """
         self._require_admin("Creating a project")
-        project = Project(new_id(), name, description, tuple(_as_list(tags, Any)),
+        project = Project(new_id(), name, description, _items(tags, "tags"),
                           case_attributes_schema, label_attributes_schema,
-                          tuple(_as_list(window_presets, Any)))
+                          _items(window_presets, "window_presets"))
         with self._write() as con:
             projects.insert_project(con, project)
         return self.project(project.project_id)
@@ -294,14 +318,16 @@ class Store(CaseMethods):
     def update_project(self, project_id: str, **changes: Any) -> Project:
         """Change fields of a project (``manageServer``), e.g. ``tags=[...]``."""
         self._require_admin("Editing a project")
+        check_id(project_id, "project_id")
         fields = {f.name for f in dataclasses.fields(Project)} - {"project_id", "created_at"}
         unknown = set(changes) - fields
         if unknown:
-            raise ValidationError(f"Projects have no field {sorted(unknown)[0]!r}; editable:"
-                                  f" {', '.join(sorted(fields))}.", value=sorted(unknown))
+            raise ValidationError(f"Projects have no field {shown(sorted(unknown)[0])};"
+                                  f" editable: {', '.join(sorted(fields))}.",
+                                  value=sorted(unknown))
         for key in ("tags", "window_presets"):
             if key in changes:
-                changes[key] = tuple(_as_list(changes[key], Any))
+                changes[key] = _items(changes[key], key)
         with self._write() as con:
             project = dataclasses.replace(projects.load_project(con, project_id), **changes)
             projects.update_project(con, project)
@@ -309,8 +335,10 @@ class Store(CaseMethods):
 
     def project(self, project_id: str) -> Project:
         """One project (``read`` on it)."""
-        project = projects.load_project(self._db(), project_id)
-        self.rights.require_role(project_id, "read", project.name)
+        check_id(project_id, "project_id")
+        rights = self.rights
+        project = projects.load_project(self._db(), project_id, rights)
+        rights.require_role(project_id, "read", project.name)
         return project
 
     def projects(self, role: str = "read") -> pd.DataFrame:
@@ -319,8 +347,9 @@ class Store(CaseMethods):
         >>> Store.create(None).projects().columns.tolist()
         ['project_id', 'name', 'description', 'tags', 'roles', 'created_at', 'updated_at']
         """
+        check_text(role, "role", 64)
         if role not in PROJECT_ROLES:
-            raise ValidationError(f"Unknown project role {role!r}; roles are"
+            raise ValidationError(f"Unknown project role {shown(role)}; roles are"
                                   f" {', '.join(PROJECT_ROLES)}.", field="role", value=role)
         rights = self.rights
         con = self._db()
@@ -339,6 +368,8 @@ class Store(CaseMethods):
             For an unknown role, or a role other than ``read`` without ``read``.
         """
         self._require_admin("Granting project roles")
+        check_text(group, "group", 64, line=True)
+        check_id(project_id, "project_id")
         roles = check_project_roles(roles, project_id)
         with self._write() as con:
             accounts.require_groups(con, [group])
@@ -348,6 +379,8 @@ class Store(CaseMethods):
     def roles(self, project_id: str | None = None) -> pd.DataFrame:
         """Which group holds which roles, on one project or all (``manageServer``)."""
         self._require_admin("Listing project roles")
+        if project_id is not None:
+            check_id(project_id, "project_id")
         return accounts.roles_frame(self._db(), project_id)
 
     # -- DICOM import and series ----------------------------------------------
@@ -368,15 +401,39 @@ class Store(CaseMethods):
             If ``domain`` is not among the current user's domains.
         NotFoundError
             If a path does not exist.
+        ValidationError
+            If ``paths`` are not paths, or ``domain``, ``mode`` or ``progress`` are of
+            the wrong type.
         """
+        paths = _paths(paths)
+        check_text(domain, "domain", 64, line=True)
+        check_text(mode, "mode", 16)
+        check_flag(progress, "progress")
         self.rights.require_domain(domain, "Importing DICOM")
         self._catalog.require_writable()
         return import_dicom(self._catalog, paths, domain, mode, progress)
 
     def series(self, series_uid: str) -> Series:
-        """One series (its domain must be among the current user's domains)."""
-        row = series_sql.load_series(self._db(), series_uid)
-        self.rights.require_domain(row["domain"], f"Opening series {series_uid}")
+        """One series (its domain must be among the current user's domains).
+
+        Raises
+        ------
+        NotFoundError
+            If there is no such series; "did you mean" offers only series the user
+            may open.
+        PermissionDenied
+            If the series' domain is not among the user's domains.
+        """
+        check_id(series_uid, "series_uid")
+        rights = self.rights
+        con = self._db()
+        try:
+            row = series_sql.load_series(con, series_uid)
+        except NotFoundError:
+            known = search_sql.similar_series_uids(con, series_uid, sorted(rights.domains))
+            raise accounts.not_found("series", series_uid, known,
+                                     "Find series with store.search_series().") from None
+        rights.require_domain(row["domain"], f"Opening series {series_uid}")
         return Series(self, row)
 
     def resolve_auto(self, series_uid: str) -> PartialVolume:
@@ -408,30 +465,58 @@ class Store(CaseMethods):
         Raises
         ------
         PermissionDenied
-            Filtering by a patient field without the global ``personalInfoView``.
+            Filtering or sorting by a patient field without the global
+            ``personalInfoView``.
         ValidationError
-            ``limit`` above 200, more than 5 sort keys, an unknown sort column.
+            A filter of the wrong type, ``limit`` above 200, more than 5 sort keys, an
+            unknown sort column.
         """
-        filters = {k: v for k, v in {
-            "modality": modality, "series_uid": series_uid, "study_uid": study_uid,
-            "description": description, "patient_id": patient_id,
-            "patient_name": patient_name, "sex": sex, "min_age": min_age, "max_age": max_age,
-            "date_from": as_utc(date_from, "date_from"),
-            "date_to": as_utc(date_to, "date_to", end_of_day=True),
-            "imported_from": as_utc(imported_from, "imported_from"),
-            "imported_to": as_utc(imported_to, "imported_to", end_of_day=True),
-        }.items() if v is not None}
-        rights = self.rights
-        if filters.keys() & PATIENT_FILTERS:
-            rights.require_patient_search()
-        sort = check_sort(sort or ["-imported_at"], list(search_sql.SERIES_RESULT))
+        filters = {"modality": modality, "series_uid": series_uid, "study_uid": study_uid,
+                   "description": description, "patient_id": patient_id,
+                   "patient_name": patient_name, "sex": sex, "min_age": min_age,
+                   "max_age": max_age, "date_from": date_from, "date_to": date_to,
+                   "imported_from": imported_from, "imported_to": imported_to}
+        sort = check_sort([] if sort is None else sort,
+                          list(search_sql.SERIES_RESULT)) or ["-imported_at"]
         check_page(limit, offset)
+        rights, filters = self._series_scope(filters, sort, "search_series")
         frame = search_sql.search_series(self._db(), filters, sorted(rights.domains), sort,
                                          limit, offset)
         if not self.may_view_patient_info():
-            for column in ("patient_id", "patient_name", "age", "sex"):
+            for column in PATIENT_COLUMNS:
                 frame[column] = None
         return frame
+
+    def count_series(self, **filters: Any) -> int:
+        """How many series ``search_series(**filters)`` finds over all its pages.
+
+        Takes the filters of :meth:`search_series` (not ``sort``, ``limit`` or
+        ``offset``), with the same checks.
+
+        >>> import circus_nb as cnb
+        >>> store = cnb.demo_store()
+        >>> store.count_series(), store.count_series(modality="CT", description="lung")
+        (5, 1)
+        >>> store.close()
+
+        Raises
+        ------
+        PermissionDenied
+            Filtering by a patient field without the global ``personalInfoView``.
+        ValidationError
+            An unknown filter, or one of the wrong type.
+        """
+        rights, checked = self._series_scope(filters, [], "count_series")
+        return search_sql.count_series(self._db(), checked, sorted(rights.domains))
+
+    def _series_scope(self, filters: dict[str, Any], sort: list[str], where: str
+                      ) -> tuple[Rights, dict[str, Any]]:
+        """The rights and the checked filters of a series search or count."""
+        filters = check_filters(filters, SERIES_FILTERS, where)
+        rights = self.rights
+        if uses_patient_fields(filters, sort):
+            rights.require_patient_search()
+        return rights, filters
 
     def may_view_patient_info(self) -> bool:
         """Whether the current user sees patient information (privilege AND preference)."""
@@ -468,14 +553,21 @@ class Store(CaseMethods):
         return card_html("circus_nb store", self._rows())
 
 
-def _as_list(values: Iterable[Any] | str, kind: type = str) -> list[Any]:
-    # A lone string is one item, not a sequence of letters.
-    if isinstance(values, str) or (kind is not str and isinstance(values, dict)):
-        return [values]
-    items = list(values)
-    if kind is str:
-        for item in items:
-            if not isinstance(item, str):
-                raise ValidationError(f"Expected names as text, got {item!r}.", value=item)
-    return items
+def _items(values: Any, field: str) -> tuple[Any, ...]:
+    """Tags or window presets as a tuple; a lone string or dict is one item."""
+    if isinstance(values, str | dict):
+        return (values,)
+    if isinstance(values, bytes) or not isinstance(values, Iterable):
+        raise ValidationError(f"{field} must be a list, got {shown(values)}.", field=field,
+                              value=values)
+    return tuple(values)
 
+
+def _paths(paths: Any) -> list[Any]:
+    """The paths to import: one path, or a list of them."""
+    if isinstance(paths, str | os.PathLike):
+        return [check_path(paths, "paths")]
+    if isinstance(paths, bytes | dict) or not isinstance(paths, Iterable):
+        raise ValidationError(f"paths must be a file or folder path, or a list of them, got"
+                              f" {shown(paths)}.", field="paths", value=paths)
+    return [check_path(path, "paths") for path in paths]

@@ -13,11 +13,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from .._repr import card_html, card_text, table_html
+from ..errors import ValidationError
 from .labels import Label
 from .partial_volume import PartialVolume
 
@@ -38,7 +40,20 @@ class SeriesEntry:
     labels: tuple[Label, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", tuple(self.labels))
+        if not isinstance(self.series_uid, str):
+            raise ValidationError(f"A series entry names its series by UID (text), got"
+                                  f" {self.series_uid!r}.", field="series_uid",
+                                  value=self.series_uid)
+        if not isinstance(self.partial_volume, PartialVolume):
+            raise ValidationError(f"A series entry's range is a PartialVolume, got"
+                                  f" {self.partial_volume!r}.", field="partial_volume",
+                                  value=self.partial_volume)
+        labels = self.labels
+        if isinstance(labels, str | Mapping | Label) or not isinstance(labels, Iterable):
+            raise ValidationError(f"A series entry's labels are a list of cnb.Label values, got"
+                                  f" {labels!r}.", field="labels", value=labels)
+        # each label is checked in full when the entry is saved (labels.check_label)
+        object.__setattr__(self, "labels", tuple(labels))
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,6 +21,7 @@ from difflib import get_close_matches
 from types import MappingProxyType
 
 from ..errors import PermissionDenied, ValidationError
+from .values import check_names, shown
 
 __all__ = [
     "GLOBAL_PRIVILEGES",
@@ -46,24 +47,15 @@ _ROLE_MESSAGES = {
 }
 
 
-def _names(values: Iterable[str] | str, what: str) -> list[str]:
-    if isinstance(values, str):  # a lone string would otherwise split into letters
-        values = [values]
-    values = list(values)
-    for v in values:
-        if not isinstance(v, str):
-            raise ValidationError(f"{what} must be given as text, got {v!r}.", value=v)
-    return values
-
-
-def _check_known(values: Iterable[str] | str, known: tuple[str, ...], what: str) -> frozenset[str]:
-    names = _names(values, what)
+def _check_known(values: Iterable[str] | str, known: tuple[str, ...], what: str,
+                 field: str) -> frozenset[str]:
+    names = check_names(values, field, 64, item=what)
     for name in names:
         if name not in known:
             close = get_close_matches(name, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = f" Did you mean {shown(close[0])}?" if close else ""
             raise ValidationError(
-                f"Unknown {what} {name!r}.{hint} Known: {', '.join(known)}.", field=what,
+                f"Unknown {what} {shown(name)}.{hint} Known: {', '.join(known)}.", field=field,
                 value=name,
             )
     return frozenset(names)
@@ -77,7 +69,7 @@ def check_global_privileges(privileges: Iterable[str] | str) -> frozenset[str]:
     ...
     circus_nb.errors.ValidationError: Unknown global privilege 'managServer'. Did you mean ...
     """
-    return _check_known(privileges, GLOBAL_PRIVILEGES, "global privilege")
+    return _check_known(privileges, GLOBAL_PRIVILEGES, "global privilege", "privileges")
 
 
 def check_project_roles(roles: Iterable[str] | str, project_id: str) -> frozenset[str]:
@@ -88,7 +80,7 @@ def check_project_roles(roles: Iterable[str] | str, project_id: str) -> frozense
     ...
     circus_nb.errors.ValidationError: Roles without 'read' on project(s) p1: write. ...
     """
-    checked = _check_known(roles, PROJECT_ROLES, "project role")
+    checked = _check_known(roles, PROJECT_ROLES, "project role", "roles")
     if checked and "read" not in checked:
         raise ValidationError(
             f"Roles without 'read' on project(s) {project_id}: {', '.join(sorted(checked))}."
@@ -101,11 +93,11 @@ def check_project_roles(roles: Iterable[str] | str, project_id: str) -> frozense
 
 def check_domains(domains: Iterable[str] | str) -> frozenset[str]:
     """Validate domain names: 1-64 letters, digits, ``_``, ``.`` or ``-``."""
-    names = _names(domains, "A domain")
+    names = check_names(domains, "domains", 64, item="domain")
     for name in names:
         if not _DOMAIN.match(name):
             raise ValidationError(
-                f"Invalid domain name {name!r}: use 1-64 letters, digits, '_', '.' or '-',"
+                f"Invalid domain name {shown(name)}: use 1-64 letters, digits, '_', '.' or '-',"
                 " starting with a letter or digit.",
                 field="domain",
                 value=name,
@@ -172,10 +164,10 @@ class Rights:
         if self.has_role(project_id, role):
             return
         held = ", ".join(sorted(self.roles(project_id))) or "no role"
-        label = f"{project_name!r} ({project_id})" if project_name else project_id
+        label = f"{shown(project_name)} ({project_id})" if project_name else project_id
         raise PermissionDenied(
             f"{_ROLE_MESSAGES[role]} User {self.user} holds {held} on project {label}."
-            f" Ask an administrator to grant {role!r} to one of your groups.",
+            f" Ask an administrator to grant {shown(role)} to one of your groups.",
             field="role",
             value=role,
         )
@@ -185,7 +177,7 @@ class Rights:
         if privilege in self.global_privileges:
             return
         raise PermissionDenied(
-            f"{action} requires the global privilege {privilege!r}, which user {self.user}"
+            f"{action} requires the global privilege {shown(privilege)}, which user {self.user}"
             " does not hold. Ask an administrator to add you to a group that grants it.",
             field="privilege",
             value=privilege,
@@ -197,7 +189,7 @@ class Rights:
             return
         mine = ", ".join(sorted(self.domains)) or "none"
         raise PermissionDenied(
-            f"{action} needs the domain {domain!r}, which is not among the domains of user"
+            f"{action} needs the domain {shown(domain)}, which is not among the domains of user"
             f" {self.user} ({mine}). Ask an administrator for a group with that domain.",
             field="domain",
             value=domain,

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +16,7 @@ from typing import Any
 from .._repr import card_html, card_text
 from ..errors import ValidationError
 from .schema import check_schema
-from .values import check_color, check_text
+from .values import check_color, check_text, shown
 
 __all__ = ["Project", "Tag", "WindowPreset"]
 
@@ -36,8 +37,8 @@ class Tag:
     color: str = TAG_PALETTE[0]
 
     def __post_init__(self) -> None:
-        check_text(self.name, "tag name", TAG_MAX_LEN)
-        check_color(self.color, f"color of tag {self.name!r}")
+        check_text(self.name, "tag name", TAG_MAX_LEN, line=True)
+        check_color(self.color, f"color of tag {shown(self.name)}")
 
     @classmethod
     def coerce(cls, value: Any, index: int = 0) -> Tag:
@@ -55,27 +56,34 @@ class Tag:
         if isinstance(value, tuple) and len(value) == 2:
             return cls(*value)
         raise ValidationError(f"A tag is a name, (name, color) or {{'name', 'color'}},"
-                              f" got {value!r}.", field="tags", value=value)
+                              f" got {shown(value)}.", field="tags", value=value)
 
 
 @dataclass(frozen=True)
 class WindowPreset:
-    """A display window: ``label``, ``level`` (center) and ``width`` (> 0)."""
+    """A display window: ``label``, ``level`` (center) and ``width`` (> 0), finite numbers.
+
+    >>> WindowPreset("lung", -600, float("inf"))
+    Traceback (most recent call last):
+    ...
+    circus_nb.errors.ValidationError: Window preset 'lung': width must be a finite number, ...
+    """
 
     label: str
     level: float
     width: float
 
     def __post_init__(self) -> None:
-        check_text(self.label, "window preset label", 64)
+        check_text(self.label, "window preset label", 64, line=True)
         for name in ("level", "width"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValidationError(f"Window preset {self.label!r}: {name} must be a number,"
-                                      f" got {value!r}.", field=name, value=value)
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not math.isfinite(value)):
+                raise ValidationError(f"Window preset {shown(self.label)}: {name} must be a finite"
+                                      f" number, got {shown(value)}.", field=name, value=value)
         if self.width <= 0:
-            raise ValidationError(f"Window preset {self.label!r}: width must be > 0, got"
-                                  f" {self.width!r}.", field="width", value=self.width)
+            raise ValidationError(f"Window preset {shown(self.label)}: width must be > 0, got"
+                                  f" {shown(self.width)}.", field="width", value=self.width)
 
     @classmethod
     def coerce(cls, value: Any) -> WindowPreset:
@@ -89,13 +97,21 @@ class WindowPreset:
             return cls(value["label"], value["level"], value["width"])
         if isinstance(value, tuple) and len(value) == 3:
             return cls(*value)
-        raise ValidationError(f"A window preset is {{label, level, width}}, got {value!r}.",
+        raise ValidationError(f"A window preset is {{label, level, width}}, got {shown(value)}.",
                               value=value)
+
+
+def _sequence(values: Any, field: str) -> Iterable[Any]:
+    if isinstance(values, (bytes, str, Mapping)) or not isinstance(values, Iterable):
+        raise ValidationError(f"{field} must be a list, got {shown(values)}.", field=field,
+                              value=values)
+    return values
 
 
 def _unique_tags(tags: Iterable[Any]) -> tuple[Tag, ...]:
     if isinstance(tags, (str, Mapping)):
         tags = [tags]
+    tags = _sequence(tags, "tags")
     result = tuple(Tag.coerce(t, i) for i, t in enumerate(tags))
     names = [t.name for t in result]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -120,13 +136,14 @@ class Project:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
-        check_text(self.project_id, "project_id", 64)
+        check_text(self.project_id, "project_id", 64, line=True)
         if isinstance(self.name, str):
             set_(self, "name", self.name.strip())
-        check_text(self.name, "project name", 64)
+        check_text(self.name, "project name", 64, line=True)
         check_text(self.description, "project description", 1024, min_len=0)
         set_(self, "tags", _unique_tags(self.tags))
-        set_(self, "window_presets", tuple(WindowPreset.coerce(w) for w in self.window_presets))
+        set_(self, "window_presets", tuple(WindowPreset.coerce(w) for w in
+                                           _sequence(self.window_presets, "window_presets")))
         set_(self, "case_attributes_schema", check_schema(self.case_attributes_schema))
         set_(self, "label_attributes_schema", check_schema(self.label_attributes_schema))
 
@@ -145,7 +162,7 @@ class Project:
         ]
 
     def __repr__(self) -> str:
-        return f"<Project {self.name!r} id={self.project_id} tags={len(self.tags)}>"
+        return f"<Project {shown(self.name)} id={self.project_id} tags={len(self.tags)}>"
 
     def __str__(self) -> str:
         return card_text(f"Project {self.name}", self._rows())

@@ -19,12 +19,12 @@ circus_nb.errors.ValidationError: attributes.grade must be <= 5 (maximum), got 7
 from __future__ import annotations
 
 import copy
-import json
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ValidationError
+from .values import check_json, shown
 
 __all__ = ["check_schema", "validate_attributes"]
 
@@ -59,31 +59,32 @@ def _is_count(value: Any) -> bool:
 def _check_property(name: str, spec: Any) -> None:
     path = f"properties.{name}"
     if not isinstance(spec, Mapping):
-        raise _schema_error(path, f"must be an object, got {spec!r}.", spec)
+        raise _schema_error(path, f"must be an object, got {shown(spec)}.", spec)
     kind = spec.get("type")
     if kind not in TYPES:
-        raise _schema_error(f"{path}.type", f"must be one of {', '.join(TYPES)}, got {kind!r}.",
-                            kind)
+        raise _schema_error(f"{path}.type",
+                            f"must be one of {', '.join(TYPES)}, got {shown(kind)}.", kind)
     for key in spec:
         if key not in _KEYS_BY_TYPE[kind]:
             raise _schema_error(f"{path}.{key}", f"is not allowed for type {kind}.", key)
     for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         if key in spec and not _is_number(spec[key]):
-            raise _schema_error(f"{path}.{key}", f"must be a number, got {spec[key]!r}.",
+            raise _schema_error(f"{path}.{key}", f"must be a number, got {shown(spec[key])}.",
                                 spec[key])
     for key in ("minLength", "maxLength"):
         if key in spec and not _is_count(spec[key]):
-            raise _schema_error(f"{path}.{key}", f"must be an integer >= 0, got {spec[key]!r}.",
-                                spec[key])
+            raise _schema_error(f"{path}.{key}",
+                                f"must be an integer >= 0, got {shown(spec[key])}.", spec[key])
     if "enum" in spec:
         enum = spec["enum"]
         if (not isinstance(enum, list) or not enum or len(set(map(str, enum))) != len(enum)
                 or not all(isinstance(v, str) for v in enum)):
             raise _schema_error(f"{path}.enum", f"must be a non-empty list of distinct"
-                                f" strings, got {enum!r}.", enum)
+                                f" strings, got {shown(enum)}.", enum)
     for key in ("title", "description"):
         if key in spec and not isinstance(spec[key], str):
-            raise _schema_error(f"{path}.{key}", f"must be text, got {spec[key]!r}.", spec[key])
+            raise _schema_error(f"{path}.{key}", f"must be text, got {shown(spec[key])}.",
+                                spec[key])
     if "default" in spec:
         _check_value(f"{path}.default", spec, spec["default"])
 
@@ -104,31 +105,30 @@ def check_schema(schema: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if schema is None:
         return None
     if not isinstance(schema, Mapping):
-        raise _schema_error("(root)", f"must be an object, got {schema!r}.", schema)
+        raise _schema_error("(root)", f"must be an object, got {shown(schema)}.", schema)
+    check_json(schema, "schema")
     for key in schema:
         if key not in _TOP_KEYS:
             raise _schema_error(key, "is not a supported keyword.", key)
     if schema.get("type", "object") != "object":
-        raise _schema_error("type", f"must be 'object', got {schema['type']!r}.", schema["type"])
+        raise _schema_error("type", f"must be 'object', got {shown(schema['type'])}.",
+                            schema["type"])
     if schema.get("additionalProperties", False) is not False:
         raise _schema_error("additionalProperties", "may only be false: attributes the schema"
                             " does not define are always refused.", schema["additionalProperties"])
     properties = schema.get("properties", {})
     if not isinstance(properties, Mapping):
-        raise _schema_error("properties", f"must be an object, got {properties!r}.", properties)
+        raise _schema_error("properties", f"must be an object, got {shown(properties)}.",
+                            properties)
     for name, spec in properties.items():
         _check_property(name, spec)
     required = schema.get("required", [])
     if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
-        raise _schema_error("required", f"must be a list of property names, got {required!r}.",
+        raise _schema_error("required", f"must be a list of property names, got {shown(required)}.",
                             required)
     for name in required:
         if name not in properties:
-            raise _schema_error("required", f"names {name!r}, which is not a property.", name)
-    try:
-        json.dumps(schema)
-    except (TypeError, ValueError) as e:
-        raise _schema_error("(root)", f"must be plain JSON ({e}).", schema) from None
+            raise _schema_error("required", f"names {shown(name)}, which is not a property.", name)
     return copy.deepcopy(dict(schema))
 
 
@@ -142,7 +142,7 @@ def _type_problem(kind: str, value: Any) -> str | None:
     if checks[kind](value):
         return None
     article = "an" if kind == "integer" else "a"
-    return f"must be {article} {kind}, got {value!r}."
+    return f"must be {article} {kind}, got {shown(value)}."
 
 
 def _bound_problem(spec: Mapping[str, Any], value: Any) -> str | None:
@@ -154,17 +154,17 @@ def _bound_problem(spec: Mapping[str, Any], value: Any) -> str | None:
     ]
     for key, ok, op in bounds:
         if key in spec and not ok(spec[key]):
-            return f"must be {op} {spec[key]} ({key}), got {value!r}."
+            return f"must be {op} {spec[key]} ({key}), got {shown(value)}."
     return None
 
 
 def _length_problem(spec: Mapping[str, Any], value: str) -> str | None:
     if "minLength" in spec and len(value) < spec["minLength"]:
-        return f"must have at least {spec['minLength']} characters, got {value!r}."
+        return f"must have at least {spec['minLength']} characters, got {shown(value)}."
     if "maxLength" in spec and len(value) > spec["maxLength"]:
         return f"must have at most {spec['maxLength']} characters, got {len(value)}."
     if "enum" in spec and value not in spec["enum"]:
-        return f"must be one of {', '.join(map(repr, spec['enum']))}, got {value!r}."
+        return f"must be one of {', '.join(map(repr, spec['enum']))}, got {shown(value)}."
     return None
 
 
@@ -182,16 +182,26 @@ def _check_value(path: str, spec: Mapping[str, Any], value: Any) -> None:
 def validate_attributes(schema: Mapping[str, Any] | None, attributes: Any) -> dict[str, Any]:
     """Check ``attributes`` against a schema and return a copy.
 
-    With no schema, any JSON object is accepted. With one, every key must be a
-    property, every required property present, and every value of its type,
-    within its bounds and among its ``enum``.
+    With no schema, any JSON object is accepted (keys are text, at most 32 levels
+    deep). With one, every key must be a property, every required property
+    present, and every value of its type, within its bounds and among its ``enum``.
+
+    >>> validate_attributes(None, {1: "a", "1": "b"})
+    Traceback (most recent call last):
+    ...
+    circus_nb.errors.ValidationError: attributes must be plain JSON, but attributes has the key ...
+
+    Raises
+    ------
+    ValidationError
+        Naming the first attribute that breaks a rule.
     """
     if not isinstance(attributes, Mapping):
-        raise ValidationError(f"Attributes must be a dict, got {attributes!r}.",
+        raise ValidationError(f"Attributes must be a dict, got {shown(attributes)}.",
                               field="attributes", value=attributes)
+    check_json(attributes, "attributes")  # first: deepcopy would crash on a deep value
     attributes = copy.deepcopy(dict(attributes))
     if schema is None:
-        _check_json(attributes)
         return attributes
     properties = schema.get("properties", {})
     for key, value in attributes.items():
@@ -209,11 +219,3 @@ def validate_attributes(schema: Mapping[str, Any] | None, attributes: Any) -> di
             field=f"attributes.{missing[0]}", value=None,
         )
     return attributes
-
-
-def _check_json(value: Any) -> None:
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as e:
-        raise ValidationError(f"Attributes must be plain JSON values ({e}).",
-                              field="attributes", value=value) from None

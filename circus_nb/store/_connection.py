@@ -2,8 +2,10 @@
 
 DuckDB refuses a second *process* while a writer holds the file, but inside one
 process every connection to a file shares one database, so a second read-write
-open would silently succeed. We keep our own registry of open catalogs and turn
-DuckDB's lock errors into a :class:`CircusError` that says what to do.
+open would silently succeed. We keep our own registry of open catalogs (keyed by
+the resolved path) and turn DuckDB's lock errors into a :class:`CircusError` that
+says what to do. A damaged catalog file (truncated, emptied, overwritten) is
+refused the same way, before anything is written to it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,30 @@ _CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": F
 
 _lock = threading.Lock()
 _open: dict[Path, list[bool]] = {}  # catalog path -> read_only flag of each open handle
+
+
+# A DuckDB file is a 4 KiB main header and two 4 KiB database headers, then its blocks.
+_HEADERS = 3 * 4096
+
+
+def damaged(catalog: Path, reason: object) -> CircusError:
+    """The error for a catalog file DuckDB cannot read."""
+    return CircusError(
+        f"The catalog '{catalog}' is damaged and cannot be opened ({reason}). Nothing in the"
+        f" store folder was changed. Restore {catalog.name} from a backup; the DICOM files in"
+        f" '{catalog.parent / 'data'}' are untouched, and a new store can import them again.",
+        value=str(catalog),
+    )
+
+
+def _check_size(con: duckdb.DuckDBPyConnection, catalog: Path) -> None:
+    # A truncated file opens, and fails only when a missing block is read.
+    _, _, block_size, total_blocks, *_ = con.execute("PRAGMA database_size").fetchone()
+    expected = _HEADERS + block_size * total_blocks
+    size = catalog.stat().st_size
+    if size < expected:
+        raise damaged(catalog, f"the file has {size} bytes where its header promises"
+                               f" {expected}; it was cut short")
 
 
 def _in_use(catalog: Path, holder: str) -> CircusError:
@@ -52,20 +78,37 @@ def release(catalog: Path, read_only: bool) -> None:
             _open.pop(catalog, None)
 
 
-def connect(catalog: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """Open ``catalog`` (already resolved), or raise ``CircusError`` if it is in use."""
-    _claim(catalog, read_only)
+def _connect(catalog: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
         con = duckdb.connect(str(catalog), read_only=read_only, config=_CONFIG)
-        con.execute("SET TimeZone = 'UTC'")
-        return con
     except duckdb.IOException as e:
-        release(catalog, read_only)
         if "lock" not in str(e).lower():
-            raise CircusError(f"Cannot open the catalog '{catalog}': {e}") from e
+            raise damaged(catalog, e) from None
         pid = re.search(r"PID (\d+)", str(e))
         raise _in_use(catalog, f"another process{f' (PID {pid[1]})' if pid else ''} holds"
                       " it") from None
+    except duckdb.Error as e:  # e.g. a serialization error in a garbled header
+        raise damaged(catalog, e) from None
+    try:
+        _check_size(con, catalog)
+        con.execute("SET TimeZone = 'UTC'")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def connect(catalog: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Open ``catalog`` (already resolved).
+
+    Raises
+    ------
+    CircusError
+        If it is in use elsewhere, or damaged.
+    """
+    _claim(catalog, read_only)
+    try:
+        return _connect(catalog, read_only)
     except BaseException:
         release(catalog, read_only)
         raise

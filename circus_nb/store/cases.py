@@ -6,8 +6,9 @@ them and reads them; the only statement that removes rows is :func:`delete_case`
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ import pandas as pd
 from ..domain.case import Revision, SeriesEntry
 from ..domain.labels import Label
 from ..domain.partial_volume import PartialVolume
+from ..errors import CircusError, ValidationError
 from .accounts import not_found
 
 Con = duckdb.DuckDBPyConnection
@@ -45,7 +47,7 @@ def append_revision(con: Con, case_id: str, revision: Revision) -> None:
         for label in entry.labels:
             if label.type == "voxel":
                 con.execute("INSERT INTO blobs VALUES (?, ?) ON CONFLICT DO NOTHING",
-                            [label.data["blob"], label.packed()])
+                            [label.data["blob"], _hashed_blob(label)])
     con.execute("UPDATE cases SET latest = ?, status = ?, description = ?, first_series_uid = ?,"
                 " updated_at = ? WHERE case_id = ?",
                 [revision.index, revision.status, revision.description,
@@ -66,9 +68,31 @@ def latest_index(con: Con, case_id: str) -> int:
     return con.execute("SELECT latest FROM cases WHERE case_id = ?", [case_id]).fetchone()[0]
 
 
-def _blob_loader(con: Con, digest: str):
+def _hashed_blob(label: Label) -> bytes:
+    """The mask bytes of a voxel label, if they hash to its ``blob``.
+
+    Blobs are shared by hash and never rewritten: bytes stored under a wrong hash
+    would spoil every later label with that hash.
+    """
+    packed = label.packed()
+    if hashlib.sha256(packed).hexdigest() != label.data["blob"]:
+        raise ValidationError(f"Voxel label {label.name or ''!r}: its mask bytes do not match"
+                              f" its blob hash {label.data['blob']!r}; nothing was saved."
+                              " Build the label with Label.voxel(mask).", field="blob",
+                              value=label.data["blob"])
+    return packed
+
+
+def _blob_loader(con: Con, digest: str) -> Callable[[], bytes]:
     def load() -> bytes:
-        return con.execute("SELECT data FROM blobs WHERE hash = ?", [digest]).fetchone()[0]
+        # (after the store is closed, the catalog's connection says so as a CircusError)
+        row = con.execute("SELECT data FROM blobs WHERE hash = ?", [digest]).fetchone()
+        if row is None or hashlib.sha256(row[0]).hexdigest() != digest:
+            problem = "missing from" if row is None else "damaged in"
+            raise CircusError(f"The mask {digest[:12]}... of this voxel label is {problem} the"
+                              " catalog. Restore the catalog from a backup, or save the case"
+                              " again without that label.", field="blob", value=digest)
+        return row[0]
     return load
 
 

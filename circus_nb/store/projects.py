@@ -81,11 +81,13 @@ def update_project(con: Con, project: Project) -> None:
     )
 
 
-def load_project(con: Con, project_id: str) -> Project:
+def load_project(con: Con, project_id: str, rights: Rights | None = None) -> Project:
+    """One project, or ``NotFoundError`` whose "did you mean" offers only projects that
+    ``rights`` may read (any project when ``rights`` is ``None``)."""
     row = con.execute(f"SELECT {_COLUMNS} FROM projects WHERE project_id = ?",
                       [project_id]).fetchone()
     if row is None:
-        known = [r[0] for r in con.execute("SELECT project_id FROM projects").fetchall()]
+        known = all_project_ids(con) if rights is None else readable_ids(con, rights)
         raise not_found("project", project_id, known,
                         "List the projects you can use with store.projects().")
     return _from_row(row)

@@ -1,9 +1,13 @@
-"""SQL for searches, built by small pure functions (testable without a database).
+"""SQL for searches and their counts, built by small pure functions (testable without
+a database). A search and its count share one ``WHERE`` builder, so they cannot drift.
 
 >>> sql, params = series_query({"modality": "CT", "description": "chest"}, ["default"],
 ...                            ["-imported_at"], 200, 0)
 >>> params
 [['default'], 'CT', 'chest', 200, 0]
+>>> sql, params = series_count_query({"modality": "CT"}, ["default"])
+>>> sql
+'SELECT count(*) FROM series WHERE list_contains(?, domain) AND upper(modality) = upper(?)'
 """
 
 from __future__ import annotations
@@ -54,29 +58,55 @@ _SERIES_FILTERS = {
 
 def order_by(sort: Sequence[str], columns: Mapping[str, str], tie: str) -> str:
     """``ORDER BY`` from keys such as ``["-imported_at", "modality"]`` (checked by the caller)."""
-    terms = [f"{columns[key.lstrip('-')]} {'DESC' if key.startswith('-') else 'ASC'} NULLS LAST"
-             for key in sort]
+    terms = [f"{columns[key.removeprefix('-')]} {'DESC' if key.startswith('-') else 'ASC'}"
+             " NULLS LAST" for key in sort]
     return "ORDER BY " + ", ".join([*terms, tie])
 
 
-def series_query(filters: Mapping[str, Any], domains: Sequence[str], sort: Sequence[str],
-                 limit: int, offset: int) -> tuple[str, list[Any]]:
-    """The search SQL and its parameters; ``filters`` holds only the given filters."""
+def _series_where(filters: Mapping[str, Any], domains: Sequence[str]) -> tuple[str, list[Any]]:
+    """The ``WHERE`` conditions of a series search, and their parameters."""
     conditions = ["list_contains(?, domain)"]
     params: list[Any] = [sorted(domains)]
     for name, value in filters.items():
         conditions.append(_SERIES_FILTERS[name])
         params.append(value)
+    return " AND ".join(conditions), params
+
+
+def series_query(filters: Mapping[str, Any], domains: Sequence[str], sort: Sequence[str],
+                 limit: int, offset: int) -> tuple[str, list[Any]]:
+    """The search SQL and its parameters; ``filters`` holds only the given filters."""
+    where, params = _series_where(filters, domains)
     select = ", ".join(f"{expr} AS {name}" for name, expr in SERIES_RESULT.items())
-    sql = (f"SELECT {select} FROM series WHERE {' AND '.join(conditions)} "
+    sql = (f"SELECT {select} FROM series WHERE {where} "
            f"{order_by(sort, SERIES_RESULT, 'series_uid')} LIMIT ? OFFSET ?")
     return sql, [*params, limit, offset]
+
+
+def series_count_query(filters: Mapping[str, Any], domains: Sequence[str]
+                       ) -> tuple[str, list[Any]]:
+    """How many series a search with ``filters`` finds, over all its pages."""
+    where, params = _series_where(filters, domains)
+    return f"SELECT count(*) FROM series WHERE {where}", params
 
 
 def search_series(con: Con, filters: Mapping[str, Any], domains: Sequence[str],
                   sort: Sequence[str], limit: int, offset: int) -> pd.DataFrame:
     sql, params = series_query(filters, domains, sort, limit, offset)
     return con.execute(sql, params).df()
+
+
+def count_series(con: Con, filters: Mapping[str, Any], domains: Sequence[str]) -> int:
+    sql, params = series_count_query(filters, domains)
+    return con.execute(sql, params).fetchone()[0]
+
+
+def similar_series_uids(con: Con, uid: str, domains: Sequence[str]) -> list[str]:
+    """Series UIDs in ``domains`` that share most of ``uid``'s prefix (for "did you mean")."""
+    return [row[0] for row in con.execute(
+        "SELECT series_uid FROM series WHERE list_contains(?, domain)"
+        " AND starts_with(series_uid, ?) ORDER BY series_uid LIMIT 50",
+        [sorted(domains), uid[: max(len(uid) - 6, 1)]]).fetchall()]
 
 
 _CASE_COMMON = {
@@ -124,22 +154,28 @@ _HEAD_FILTERS = {"case_id", "tags", "created_from", "created_to"}
 _HEAD_SORT = {"case_id", "project_id", "created_at"}
 
 
-def case_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any,
-               sort: Sequence[str], limit: int, offset: int) -> tuple[str, list[Any]]:
-    """The case search SQL: the latest revisions, or those current at ``as_of``."""
-    columns = CASE_LATEST if as_of is None else CASE_AS_OF
+def _case_where(filters: Mapping[str, Any], project_ids: Sequence[str],
+                columns: Mapping[str, str]) -> tuple[str, list[Any]]:
+    """The ``WHERE`` conditions of a case search on ``columns``, and their parameters."""
     conditions = ["list_contains(?, c.project_id)"]
     values: list[Any] = [sorted(project_ids)]
     for name, value in filters.items():
         conditions.append(_CASE_FILTERS[name].format(**columns))
         values.append(value)
+    return " AND ".join(conditions), values
+
+
+def case_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any,
+               sort: Sequence[str], limit: int, offset: int) -> tuple[str, list[Any]]:
+    """The case search SQL: the latest revisions, or those current at ``as_of``."""
+    columns = CASE_LATEST if as_of is None else CASE_AS_OF
+    where, values = _case_where(filters, project_ids, columns)
     select = ", ".join(f"{expr} AS {name}" for name, expr in columns.items())
-    where = " AND ".join(conditions)
     order = order_by(sort, columns, "c.case_id")
     if as_of is None:
         sql = f"SELECT {select} FROM {_CASE_FROM_LATEST} WHERE {where} {order} LIMIT ? OFFSET ?"
         return sql, [*values, limit, offset]
-    if filters.keys() <= _HEAD_FILTERS and {k.lstrip("-") for k in sort} <= _HEAD_SORT:
+    if filters.keys() <= _HEAD_FILTERS and {k.removeprefix("-") for k in sort} <= _HEAD_SORT:
         # Page first, then join revisions for those rows only: far less to join.
         page = (f"SELECT c.*, cur.idx AS current_idx FROM cases c JOIN ({_CURRENT}) cur"
                 f" ON cur.case_id = c.case_id WHERE {where} {order} LIMIT ? OFFSET ?")
@@ -149,7 +185,31 @@ def case_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: An
     return sql, [as_of, *values, limit, offset]
 
 
+def case_count_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any
+                     ) -> tuple[str, list[Any]]:
+    """How many cases a search with ``filters`` finds (at ``as_of``), over all its pages.
+
+    >>> case_count_query({"tags": ["a"]}, ["p1"], None)[0]
+    'SELECT count(*) FROM cases c LEFT JOIN series s ON s.series_uid = c.first_series_uid \
+WHERE list_contains(?, c.project_id) AND list_has_all(c.tags, ?)'
+    """
+    columns = CASE_LATEST if as_of is None else CASE_AS_OF
+    where, values = _case_where(filters, project_ids, columns)
+    if as_of is None:
+        return f"SELECT count(*) FROM {_CASE_FROM_LATEST} WHERE {where}", values
+    # every case current at as_of has exactly one revision and first entry to join
+    source = (f"cases c JOIN ({_CURRENT}) cur ON cur.case_id = c.case_id"
+              if filters.keys() <= _HEAD_FILTERS else _CASE_FROM_AS_OF)
+    return f"SELECT count(*) FROM {source} WHERE {where}", [as_of, *values]
+
+
 def search_cases(con: Con, filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any,
                  sort: Sequence[str], limit: int, offset: int) -> pd.DataFrame:
     sql, params = case_query(filters, project_ids, as_of, sort, limit, offset)
     return con.execute(sql, params).df()
+
+
+def count_cases(con: Con, filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any
+                ) -> int:
+    sql, params = case_count_query(filters, project_ids, as_of)
+    return con.execute(sql, params).fetchone()[0]

@@ -42,7 +42,7 @@ def test_dates_are_utc_aware(store):
         (lambda s: s.add_user("bob@example.org", groups=["admin"]), cnb.NotFoundError,
          "No group 'admin'. Did you mean 'admins'?"),
         (lambda s: s.add_user("bob@example.org", groups=[1]), cnb.ValidationError,
-         "Expected names as text, got 1"),
+         "group name must be text, got 1"),
         (lambda s: s.set_user_groups("nobody@example.org", []), cnb.NotFoundError,
          "No user 'nobody@example.org'"),
         (lambda s: s.set_user_groups("admin@example.org", []), cnb.ValidationError,
@@ -120,6 +120,20 @@ def test_as_user_needs_manage_server_of_the_user_who_opened_the_store(populated)
         with denied, writer.as_user("reader@example.org"):
             pass
         assert writer.user == "writer@example.org"
+
+
+def test_as_user_checks_the_current_user_so_nesting_cannot_climb_back(populated):
+    populated.add_user("root@example.org", groups=["admins"])
+    with populated.as_user("writer@example.org"):
+        for email in ("admin@example.org", "root@example.org", "reader@example.org"):
+            denied = pytest.raises(cnb.PermissionDenied, match=r"requires the global privilege"
+                                   r" 'manageServer', which user writer@example.org does not")
+            with denied, populated.as_user(email):
+                pass
+            assert populated.user == "writer@example.org"
+    with populated.as_user("root@example.org"), populated.as_user("reader@example.org"):
+        assert populated.user == "reader@example.org"  # an administrator may nest
+    assert populated.user == "admin@example.org"
 
 
 def test_as_user_restores_the_user_even_after_an_error(populated):

@@ -49,6 +49,12 @@ REFUSALS = [
     ([("chest_ct_lung", (1, 6, 2))], (), cnb.ValidationError, "Delta 2 does not reach end 6"),
     ([("chest_ct_lung", "all")], (), cnb.ValidationError, "A range is 'auto'"),
     (["chest_ct_lung"], ["x" * 33], cnb.ValidationError, "tag must have 1 to 32 characters"),
+    (["chest_ct_lung"], [f"t{i}" for i in range(10_000)], cnb.ValidationError,
+     "tags: at most 10 tags at a time, got 10000"),
+    (["chest_ct_lung"], ["a\x00b"], cnb.ValidationError,
+     r"tag must be one line of printable text, but it holds the control character '\\x00'"),
+    (["chest_ct_lung"], ["two\nlines"], cnb.ValidationError, "control character '\\\\n'"),
+    (["chest_ct_lung"], None, cnb.ValidationError, "tags must be a list of names"),
 ]
 
 
@@ -272,11 +278,13 @@ def test_a_labelled_series_cannot_be_removed_or_re_ranged(cases, case):
 
 def test_revert_appends_a_copy(cases, case):
     case.save("graded", attributes={"finding": "nodule"}, status="done")
-    reverted = case.revert(0)
-    assert reverted.index == 2 and reverted.description == "Reverted to revision 0."
+    case.save("regraded", attributes={"finding": "normal"}, status="checked",
+              series=[(cases.uids["chest_ct_lung"], (1, 59, 2))])
+    reverted = case.revert(1)
+    assert reverted.index == 3 and reverted.description == "Reverted to revision 1."
     assert (reverted.status, reverted.attributes, reverted.series) == (
-        "draft", {}, case.revision(0).series)
-    assert case.revert(1, "back to graded").attributes == {"finding": "nodule"}
+        "done", {"finding": "nodule"}, case.revision(1).series)
+    assert case.revert(2, "back to normal").attributes == {"finding": "normal"}
 
 
 def test_diff_lists_every_difference(cases, case):
@@ -305,6 +313,30 @@ def test_tags(cases, case):
         case.add_tags([""])
 
 
+@pytest.mark.parametrize("tag", ["a\x00", "a\nb", "\t", "a\x1b[31m", "\ud800"])
+def test_tags_with_control_characters_are_refused_everywhere(cases, case, tag):
+    before = snapshot(cases)
+    for call in (lambda: case.add_tags([tag]), lambda: case.set_tags(tag),
+                 lambda: cases.bulk_tags([case.case_id], "set", [tag]),
+                 lambda: cases.create_case(cases.project_id, [cases.uids["abdomen_ct"]],
+                                           tags=[tag])):
+        with pytest.raises(cnb.ValidationError, match="tag must be"):
+            call()
+    assert snapshot(cases) == before
+
+
+def test_attribute_keys_must_be_text_so_they_cannot_collide(cases):
+    plain = cases.create_project("No schema")
+    case = cases.create_case(plain.project_id, [cases.uids["abdomen_ct"]])
+    before = snapshot(cases)
+    for attributes in ({1: "a", "1": "b"}, {"x": {2: True}}):
+        with pytest.raises(cnb.ValidationError, match="but keys must be text"):
+            case.save("keys", attributes=attributes)
+    assert snapshot(cases) == before
+    assert case.save("ok", attributes={"1": "b", "x": {"2": True}}).attributes == {
+        "1": "b", "x": {"2": True}}
+
+
 def test_bulk_tags_limits_and_all_or_nothing(cases, case):
     other = cases.create_case(cases.project_id, [cases.uids["abdomen_ct"]])
     assert cases.bulk_tags([case.case_id, other.case_id], "add", ["x"]) == {
@@ -312,8 +344,10 @@ def test_bulk_tags_limits_and_all_or_nothing(cases, case):
     before = snapshot(cases)
     with pytest.raises(cnb.NotFoundError, match="No case 'missing'.*Nothing was changed"):
         cases.bulk_tags([case.case_id, "missing"], "set", ["y"])
-    with pytest.raises(cnb.ValidationError, match="at most 10 tags, got 0 cases and 11 tags"):
+    with pytest.raises(cnb.ValidationError, match="tags: at most 10 tags at a time, got 11"):
         cases.bulk_tags([], "add", [str(i) for i in range(11)])
+    with pytest.raises(cnb.ValidationError, match="1 to 1000 cases .*, got 0 cases"):
+        cases.bulk_tags([], "add", ["t"])
     with pytest.raises(cnb.ValidationError, match="1 to 1000 cases"):
         cases.bulk_tags([f"c{i}" for i in range(1001)], "add", ["t"])
     with pytest.raises(cnb.ValidationError, match="operation must be 'add', 'remove' or 'set'"):

@@ -4,7 +4,7 @@ import pytest
 
 import circus_nb as cnb
 from circus_nb.domain import PROJECT_ROLES
-from tests.conftest import ROLE_USERS, snapshot
+from tests.conftest import ROLE_USERS, as_user, snapshot
 
 SCHEMA = {"type": "object", "properties": {"grade": {"type": "integer", "minimum": 1}}}
 
@@ -37,6 +37,16 @@ def test_create_project_round_trips_every_field(store):
         ({"name": "New", "case_attributes_schema": {"properties": {"x": {"type": "object"}}}},
          cnb.ValidationError, "properties.x.type: must be one of"),
         ({"name": "New", "window_presets": [("w", 40, -1)]}, cnb.ValidationError, "width must be"),
+        ({"name": "New", "window_presets": [("w", float("nan"), 400)]}, cnb.ValidationError,
+         r"Window preset 'w': level must be a finite number, got nan"),
+        ({"name": "New", "window_presets": [{"label": "w", "level": 40,
+                                             "width": float("inf")}]},
+         cnb.ValidationError, r"width must be a finite number, got inf"),
+        ({"name": "New", "window_presets": None}, cnb.ValidationError,
+         "window_presets must be a list, got None"),
+        ({"name": "New", "tags": ["two\nlines"]}, cnb.ValidationError,
+         r"tag name must be one line of printable text, but it holds the control character"),
+        ({"name": "Lung\x00"}, cnb.ValidationError, "project name must be one line"),
     ],
 )
 def test_bad_projects_are_refused_and_nothing_is_written(store, kwargs, error, message):
@@ -45,6 +55,29 @@ def test_bad_projects_are_refused_and_nothing_is_written(store, kwargs, error, m
     with pytest.raises(error, match=message):
         store.create_project(**kwargs)
     assert snapshot(store) == before
+
+
+def test_update_project_refuses_non_finite_presets(store):
+    project = store.create_project("Lung", window_presets=[("lung", -600, 1500)])
+    before = snapshot(store)
+    for value in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(cnb.ValidationError, match="level must be a finite number"):
+            store.update_project(project.project_id, window_presets=[("lung", value, 1500)])
+    assert snapshot(store) == before
+
+
+def test_a_missing_project_hints_only_at_projects_the_user_can_read(populated):
+    hidden = populated.create_project("Hidden").project_id
+    typo = hidden[:-1] + ("x" if hidden[-1] != "x" else "y")
+    with pytest.raises(cnb.NotFoundError, match=f"Did you mean '{hidden}'"):
+        populated.project(typo)
+    with as_user(populated, "reader"):
+        for call in (lambda: populated.project(typo),
+                     lambda: populated.search_cases(project_id=typo),
+                     lambda: populated.create_case(typo, ["1.2.3"])):
+            with pytest.raises(cnb.NotFoundError) as info:
+                call()
+            assert hidden not in str(info.value)
 
 
 def test_update_project(store):

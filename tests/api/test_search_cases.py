@@ -108,3 +108,60 @@ def test_as_of_gives_the_same_rows_whichever_way_the_query_is_planned(cases, thr
     assert paged_first["revision"].tolist() == [0, 1, 1]
     page = cases.search_cases(as_of=when, sort=["created_at"], limit=1, offset=1)
     assert page["case_id"].tolist() == [abdomen.case_id]
+
+
+@pytest.mark.parametrize("sort", [["patient_name"], ["-age"], ["status", "sex"],
+                                  ["patient_id"]])
+def test_sorting_by_a_patient_field_needs_personal_info_view(cases, three, sort):
+    with as_user(cases, "writer"), pytest.raises(
+            cnb.PermissionDenied, match="You cannot search using patient information."):
+        cases.search_cases(sort=sort)
+    # The privilege suffices, as for filters: the preference only decides what is shown
+    # (the user may switch it on at any time), so the order tells nothing new.
+    frame = cases.search_cases(sort=sort)
+    assert frame["patient_name"].isna().all()
+    cases.set_preference("personal_info_view", True)
+    assert cases.search_cases(sort=sort)["case_id"].tolist() == frame["case_id"].tolist()
+
+
+def test_a_doubled_minus_is_not_a_sort_key(cases):
+    with pytest.raises(cnb.ValidationError, match="Cannot sort by '--created_at'"):
+        cases.search_cases(sort=["--created_at"])
+
+
+COUNTED = [{}, {"tags": ["a"]}, {"tags": ["a", "b"]}, {"case_id": "0"},
+           {"created_to": "2000-01-01"}, {"sex": "F", "min_age": 50},
+           {"patient_name": "müller"}, {"updated_from": "2000-01-01", "tags": "a"}]
+
+
+@pytest.mark.parametrize("filters", COUNTED)
+def test_count_cases_counts_what_the_search_finds(cases, three, filters):
+    lung, *_ = three
+    lung.save("later", attributes={"finding": "normal"})
+    assert cases.count_cases(**filters) == len(cases.search_cases(**filters))
+    scoped = {**filters, "project_id": cases.project_id}
+    assert cases.count_cases(**scoped) == len(cases.search_cases(**scoped))
+    when = lung.revision(0).date
+    for as_of in (when, datetime.now(UTC), "2000-01-01"):
+        assert cases.count_cases(**filters, as_of=as_of) == len(
+            cases.search_cases(**filters, as_of=as_of))
+    with as_user(cases, "reader"):
+        plain = {k: v for k, v in filters.items() if k not in PATIENT}
+        assert cases.count_cases(**plain) == len(cases.search_cases(**plain))
+
+
+PATIENT = {"patient_id", "patient_name", "sex", "min_age", "max_age"}
+
+
+def test_count_cases_checks_as_the_search_does(cases, three):
+    assert cases.count_cases() == 3 and cases.count_cases(tags=["a"]) == 2
+    with as_user(cases, "reader"):
+        assert cases.count_cases() == 2
+        with pytest.raises(cnb.PermissionDenied, match="read privilege"):
+            cases.count_cases(project_id=cases.other_project)
+        with pytest.raises(cnb.PermissionDenied, match="You cannot search using patient"):
+            cases.count_cases(sex="F")
+    with pytest.raises(cnb.ValidationError, match="count_cases has no filter 'limit'"):
+        cases.count_cases(limit=5)
+    with pytest.raises(cnb.ValidationError, match="tags: at most 10 tags at a time"):
+        cases.count_cases(tags=[str(i) for i in range(11)])

@@ -1,3 +1,6 @@
+import contextlib
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -5,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from circus_nb import Label, ValidationError
-from circus_nb.domain.labels import LABEL_TYPES
+from circus_nb.domain.labels import LABEL_TYPES, check_label
 
 
 @given(arrays(bool, st.tuples(st.integers(1, 6), st.integers(1, 9), st.integers(1, 9))))
@@ -40,7 +43,7 @@ def test_identical_masks_have_one_blob_hash():
      (lambda: Label.of("voxel", {}), "Use Label.voxel"),
      (lambda: Label.of("rectangle", {"min": [0, 0], "max": [1, 1]}), "needs 'z'"),
      (lambda: Label.of("point", {"location": [0, 0, 0], "size": 3}), "has no 'size'"),
-     (lambda: Label.point([0, 0, 0], name=5), "A label name is text")],
+     (lambda: Label.point([0, 0, 0], name=5), "A label name is one line of text")],
 )
 def test_bad_labels(make, message):
     with pytest.raises(ValidationError, match=message):
@@ -62,3 +65,54 @@ def test_every_type_from_plain_data():
         assert Label.from_json(label.to_json()) == label
     with pytest.raises(ValidationError, match="Only voxel labels have a mask"):
         Label.point([0, 0, 0]).mask()
+
+
+# -- check_label: every rule, however the label was built --------------------------------
+
+
+@given(arrays(bool, st.tuples(st.integers(1, 5), st.integers(1, 8), st.integers(1, 8))))
+def test_a_voxel_label_from_a_mask_passes_its_check_unchanged(mask):
+    label = Label.voxel(mask, name="m", color="#00ff00", alpha=0.5)
+    checked = check_label(label)
+    assert checked == label and checked.packed() == label.packed()
+    np.testing.assert_array_equal(checked.mask(), mask)
+
+
+@given(arrays(bool, (3, 4, 5)), st.binary(max_size=40))
+def test_other_bytes_under_a_voxel_label_are_refused(mask, other):
+    label = Label.voxel(mask)
+    forged = dataclasses.replace(label, blob=other)
+    if other == label.packed():
+        return
+    with pytest.raises(ValidationError, match="its mask bytes do not match its blob hash"):
+        check_label(forged)
+
+
+def test_a_label_built_directly_is_checked_like_one_from_of():
+    for label in (Label("point", {"location": [0, 0, "z"]}),
+                  Label.from_json({"type": "cuboid", "data": {"min": [0, 0, 0]}}),
+                  dataclasses.replace(Label.point([0, 0, 0]), data={"location": [0, 0, 0],
+                                                                    "color": "red"}),
+                  Label(["point"], {})):
+        with pytest.raises(ValidationError):
+            check_label(label)
+    assert check_label(Label("point", {"location": [1, 2, 3]})).data == Label.point(
+        [1, 2, 3]).data
+
+
+@pytest.mark.parametrize("bad", [5, "point", None, {"type": "point"}])
+def test_only_labels_are_labels(bad):
+    with pytest.raises(ValidationError, match="Labels are cnb.Label values"):
+        check_label(bad)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda v: Label.point(v), lambda v: Label.cuboid(v, [1, 1, 1]), lambda v: Label.voxel(v),
+     lambda v: Label.of(v, {}), lambda v: Label.of("point", v),
+     lambda v: Label.point([0, 0, 0], name=v), lambda v: Label.point([0, 0, 0], color=v),
+     lambda v: Label.point([0, 0, 0], alpha=v), lambda v: Label.point([0, 0, 0], attributes=v)])
+@pytest.mark.parametrize("value", [None, 123, "abc", 2**70, ["a"], "\ud800", [[[[]]]]])
+def test_constructors_refuse_wrong_types_with_a_validation_error(make, value):
+    with contextlib.suppress(ValidationError):  # and no other error
+        make(value)

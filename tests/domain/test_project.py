@@ -37,7 +37,7 @@ def test_uppercase_color_gets_the_fix_in_the_message():
         ({"name": "ok", "tags": [{"name": "a", "colour": "#000000"}]}, "only 'name' and 'color'"),
         ({"name": "ok", "tags": [3]}, "A tag is a name, (name, color)"),
         ({"name": "ok", "window_presets": [("lung", -600, 0)]}, "width must be > 0, got 0"),
-        ({"name": "ok", "window_presets": [("lung", "a", 10)]}, "level must be a number"),
+        ({"name": "ok", "window_presets": [("lung", "a", 10)]}, "level must be a finite number"),
         ({"name": "ok", "window_presets": [{"label": "x"}]}, "exactly 'label', 'level'"),
         ({"name": "ok", "case_attributes_schema": {"type": "array"}}, "Schema type"),
         ({"name": "ok", "label_attributes_schema": {"x": 1}}, "Schema x: is not a supported"),

@@ -71,7 +71,7 @@ def test_valid_attributes_pass_and_are_copied():
         ({"grade": True}, "attributes.grade must be an integer, got True."),
         ({"grade": "3"}, "attributes.grade must be an integer, got '3'."),
         ({"grade": 1, "size": 0}, "attributes.size must be > 0 (exclusiveMinimum), got 0."),
-        ({"grade": 1, "size": float("nan")}, "attributes.size must be a number"),
+        ({"grade": 1, "size": float("nan")}, "attributes.size is nan, not a finite number"),
         ({"grade": 1, "finding": "cyst"}, "must be one of 'nodule', 'mass', got 'cyst'."),
         ({"grade": 1, "note": "toolong"}, "attributes.note must have at most 5 characters, got 7."),
         ({"grade": 1, "note": ""}, "attributes.note must have at least 1 characters"),

