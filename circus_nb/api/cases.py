@@ -383,9 +383,8 @@ def _check_labels(entries: Sequence[SeriesEntry], project: Project, store: Store
             labels.append(label)
             if label.type != "voxel":
                 continue
-            if shape is None:
-                series = store.series(entry.series_uid)
-                shape = [len(entry.partial_volume), series.height, series.width]
+            if shape is None:  # multi-frame images: as many slices as frames
+                shape = list(store.series(entry.series_uid).volume_shape(entry.partial_volume))
             if list(label.data["shape"]) != shape:
                 raise ValidationError(
                     f"Voxel label {label.name or ''} is shaped {tuple(label.data['shape'])}, but"

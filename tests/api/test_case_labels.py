@@ -133,3 +133,20 @@ def test_a_mask_read_after_the_store_closed_is_a_circus_error(cases, case):
     cases.close()
     with pytest.raises(cnb.CircusError, match="is closed. Open it again with cnb.Store.open"):
         stored.mask()
+
+
+def test_a_voxel_label_of_a_multi_frame_image_has_a_slice_per_frame(store):
+    from tests.api.test_series import _import_one, _real
+
+    series = _import_one(store, _real("eCT_Supplemental.dcm"))  # one image, two frames
+    project = store.create_project("Frames")
+    case = store.create_case(project.project_id, [series.series_uid])
+    frames = np.zeros(case.volume().array.shape, bool)
+    assert frames.shape == (2, 512, 512)
+    frames[1, 100:110, 100:110] = True
+    entry = dataclasses.replace(case.latest.series[0], labels=(cnb.Label.voxel(frames),))
+    saved = case.save("outlined", series=[entry])
+    assert (saved.series[0].labels[0].mask() == frames).all()
+    one_slice = dataclasses.replace(entry, labels=(cnb.Label.voxel(frames[:1]),))
+    with pytest.raises(cnb.ValidationError, match=r"shaped \(1, 512, 512\).*is \(2, 512, 512\)"):
+        case.save("wrong shape", series=[one_slice])
