@@ -16,11 +16,19 @@ from .domain import ImageRange, PartialVolume, Project
 from .domain.case import Revision, SeriesEntry
 from .domain.labels import Label
 from .domain.series import Volume
-from .errors import CircusError, NotFoundError, PermissionDenied, RevisionConflict, ValidationError
+from .errors import (
+    CircusError,
+    CircusWarning,
+    NotFoundError,
+    PermissionDenied,
+    RevisionConflict,
+    ValidationError,
+)
 
 __all__ = [
     "Case",
     "CircusError",
+    "CircusWarning",
     "ImageRange",
     "ImportReport",
     "Label",

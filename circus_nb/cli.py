@@ -55,15 +55,6 @@ def _store_folder(text: str) -> Path:
     return path
 
 
-def _existing_paths(paths: list[str]) -> list[str]:
-    for text in paths:
-        if not os.path.exists(text):
-            raise NotFoundError(f"No file or folder '{text}' to import (relative paths start"
-                                f" from the current folder, {os.getcwd()}).", field="paths",
-                                value=text)
-    return paths
-
-
 def _open(args: argparse.Namespace, read_only: bool = False) -> Store:
     return Store.open(_store_folder(args.store), user=args.user, read_only=read_only)
 
@@ -79,9 +70,8 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    paths = _existing_paths(args.paths)
     with _open(args) as store:
-        report = store.import_dicom(paths, domain=args.domain, mode=args.mode,
+        report = store.import_dicom(args.paths, domain=args.domain, mode=args.mode,
                                     progress=not args.quiet)
     print(report)
     problems = report.problems()

@@ -25,6 +25,7 @@ from typing import Any
 
 __all__ = [
     "CircusError",
+    "CircusWarning",
     "NotFoundError",
     "PermissionDenied",
     "RevisionConflict",
@@ -56,6 +57,11 @@ class PermissionDenied(CircusError, PermissionError):
 
 class NotFoundError(CircusError, KeyError):
     """A store, user, group, project, series or case that does not exist."""
+
+
+class CircusWarning(UserWarning):
+    """Something legal but worth knowing: a guessed spacing, a restored revision whose
+    attributes the project's schema would no longer accept..."""
 
 
 class RevisionConflict(CircusError):

@@ -14,16 +14,18 @@
 2
 >>> case.revision(0).description, case.revert(1).description
 ('Created new case.', 'Reverted to revision 1.')
->>> case.revert(0)  # doctest: +ELLIPSIS
-Traceback (most recent call last):
-...
-circus_nb.errors.ValidationError: Cannot revert to revision 0: Required attribute(s) missing: ...
+>>> import warnings
+>>> with warnings.catch_warnings(record=True) as caught:
+...     case.revert(0).attributes  # the demo schema requires a finding: a warning says so
+{}
+>>> print(caught[0].message)  # doctest: +ELLIPSIS
+Revision 0 is restored with its attributes as they were, which the project's schema no ...
 >>> case.add_tags(["teaching"]), case.remove_tags(["nodule"]), case.set_tags(["done"])
 (['nodule', 'teaching'], ['teaching'], ['done'])
 >>> store.bulk_tags([case.case_id], "add", ["reviewed"])[case.case_id]
 ['done', 'reviewed']
 >>> store.search_cases(tags=["reviewed"])["revision"].tolist()
-[3]
+[4]
 >>> with store.as_user("alice@example.org"):
 ...     store.delete_case(case.case_id)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
@@ -35,6 +37,7 @@ circus_nb.errors.PermissionDenied: Acting as another user (store.as_user) requir
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -48,7 +51,13 @@ from ..domain.project import Project
 from ..domain.schema import validate_attributes
 from ..domain.series import Volume
 from ..domain.values import check_int, check_text, shown
-from ..errors import NotFoundError, PermissionDenied, RevisionConflict, ValidationError
+from ..errors import (
+    CircusWarning,
+    NotFoundError,
+    PermissionDenied,
+    RevisionConflict,
+    ValidationError,
+)
 from ..store import cases as cases_sql
 from ..store.projects import load_project
 from ._checks import check_tags
@@ -215,10 +224,12 @@ class Case:
     def revert(self, to: int, description: str | None = None) -> Revision:
         """Append a copy of revision ``to`` (this is how a revision is restored).
 
-        The copy passes every check a save of the same content would: ``write``,
-        ``addSeries`` to bring back a series, the rules on labelled series, and the
-        project's current attribute schema. The default description is
-        ``Reverted to revision N.``
+        The copy passes every check a save of the same content would (``write``,
+        ``addSeries`` to bring back a series, the rules on labelled series, the labels),
+        so a revert is never a way around a privilege. Its attributes are restored as
+        they were: where the project's schema of today refuses them (revision 0 holds
+        none; a schema may have changed since), a ``CircusWarning`` says which rule they
+        break. The default description is ``Reverted to revision N.``
 
         Raises
         ------
@@ -226,8 +237,7 @@ class Case:
             Without ``write``, or ``addSeries`` when revision ``to`` has a series the
             latest lacks.
         ValidationError
-            If revision ``to``'s attributes break the project's current schema, or it
-            would remove or re-range a series that has labels now.
+            If it would remove or re-range a series that has labels now.
         NotFoundError
             If there is no revision ``to``.
         """
@@ -351,22 +361,27 @@ def _check_base(base: int | None, latest: Revision) -> None:
 
 def _checked_attributes(project: Project, attributes: Any, reverting: Revision | None
                         ) -> dict[str, Any]:
-    """Attributes checked against the project's schema; a revert says why they fail."""
+    """Attributes checked against the project's schema.
+
+    A revert restores a state the case really had, so attributes that the schema of today
+    refuses are restored as they were, with a ``CircusWarning`` that says which rule they
+    break and why (the first revision of every case holds none; a schema may change).
+    """
     try:
         return validate_attributes(project.case_attributes_schema, attributes)
     except ValidationError as e:
         if reverting is None:
             raise
-        if reverting.index == 0 and not reverting.attributes:
-            why = ("Revision 0 holds no attributes (every case starts without any), and the"
-                   " project's schema asks for some.")
-        else:
-            why = f"The project's schema changed since revision {reverting.index} was saved."
-        raise ValidationError(
-            f"{e.message} {why} To restore its series and labels, save them with attributes"
-            f" that fit the current schema: case.save(description, attributes={{...}},"
-            f" series=case.revision({reverting.index}).series).",
-            field=e.field, value=e.value) from None
+        problem = e.message
+    if reverting.index == 0 and not reverting.attributes:
+        why = "Revision 0 holds no attributes (every case starts without any)."
+    else:
+        why = f"The project's schema changed since revision {reverting.index} was saved."
+    warnings.warn(f"Revision {reverting.index} is restored with its attributes as they were,"
+                  f" which the project's schema no longer accepts: {problem} {why} Save the"
+                  " values the schema asks for when you have them.", CircusWarning,
+                  stacklevel=4)
+    return validate_attributes(None, attributes)
 
 
 def _check_labels(entries: Sequence[SeriesEntry], project: Project, store: Store

@@ -61,7 +61,7 @@ import numpy as np
 from ..dicom.sources import DISK_FULL
 from ..domain.case import Revision, SeriesEntry
 from ..domain.series import Volume
-from ..errors import CircusError, NotFoundError, ValidationError
+from ..errors import CircusError, CircusWarning, NotFoundError, ValidationError
 from .cases import Case
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ def target_path(path: str | os.PathLike, case_ids: list[str], archive: str) -> P
         target = target / f"{case_ids[0] if len(case_ids) == 1 else 'cases'}{suffix}"
     elif not target.name.endswith(suffix):
         warnings.warn(f"The export {target.name!r} is a {archive} archive but its name does"
-                      f" not end with {suffix!r}.", UserWarning, stacklevel=4)
+                      f" not end with {suffix!r}.", CircusWarning, stacklevel=4)
     if target.exists():
         raise ValidationError(f"{target} already exists; export_cases does not overwrite"
                               " files. Delete it or choose another path.", field="path",

@@ -50,7 +50,7 @@ from tqdm.auto import tqdm
 from .._repr import card_html, card_text, table_html
 from ..dicom.header import Header, read_header
 from ..dicom.parallel import SERIAL_BELOW, read_header_chunks, start_workers, stop_workers
-from ..dicom.sources import DISK_FULL, Source, expand
+from ..dicom.sources import DISK_FULL, Source, expand, require_paths
 from ..errors import CircusError, ValidationError
 from ..store import series as series_sql
 from ..store import staging as staging_files
@@ -439,6 +439,7 @@ def import_dicom(catalog: Catalog, paths: str | os.PathLike | Iterable, domain: 
     if mode not in MODES:
         raise ValidationError(f"mode must be 'copy' or 'reference', got {mode!r}.",
                               field="mode", value=mode)
+    paths = require_paths(paths)  # before a progress bar shows
     shown = _Progress(progress)
     started = time.perf_counter()
     try:

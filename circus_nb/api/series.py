@@ -155,7 +155,7 @@ class Series:
         SliceThickness), else 1.0; y and x from PixelSpacing, else 1.0. A value
         that is absent is unknown, one that is not a positive number is plainly
         wrong: either way the volume still loads, ``volume.notes`` says which
-        spacing is a guess, and a wrong value also warns (``UserWarning``).
+        spacing is a guess, and a wrong value also warns (``CircusWarning``).
 
         Every file is checked against the size and modification time recorded at
         import before its pixels are read.

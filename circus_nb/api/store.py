@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -386,7 +386,7 @@ class Store(CaseMethods):
     # -- DICOM import and series ----------------------------------------------
 
     def import_dicom(self, paths: Any, domain: str = "default", mode: str = "copy",
-                     progress: bool = True) -> ImportReport:
+                     progress: bool | Callable[[int, int], Any] = True) -> ImportReport:
         """Import files, folders (recursively), zip and tar.gz archives into ``domain``.
 
         ``mode="copy"`` copies files into the store; ``mode="reference"`` records
@@ -408,7 +408,6 @@ class Store(CaseMethods):
         paths = _paths(paths)
         check_text(domain, "domain", 64, line=True)
         check_text(mode, "mode", 16)
-        check_flag(progress, "progress")
         self.rights.require_domain(domain, "Importing DICOM")
         self._catalog.require_writable()
         return import_dicom(self._catalog, paths, domain, mode, progress)

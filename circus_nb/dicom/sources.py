@@ -35,7 +35,8 @@ from typing import IO, BinaryIO
 
 from ..errors import NotFoundError
 
-__all__ = ["DISK_FULL", "NotARegularFile", "Source", "expand", "open_regular", "shown"]
+__all__ = ["DISK_FULL", "NotARegularFile", "Source", "expand", "open_regular", "require_paths",
+           "shown"]
 
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # errors that mean: no room left to write
@@ -155,19 +156,35 @@ def expand(paths: str | os.PathLike | Iterable[str | os.PathLike], staging: Path
         With errno ``ENOSPC`` or ``EDQUOT``, if the disk fills while extracting an
         archive into ``staging`` (every other failure is a refused source).
     """
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
     folders = (staging / f"{n}" for n in itertools.count())  # one per archive
-    for given in paths:
-        path = os.path.abspath(given)
+    for path in require_paths(paths):
         if os.path.isdir(path):
             yield from _walk(path, folders)
-        elif os.path.lexists(path):  # a file, or something that is not (its row says so)
+        else:  # a file, or something that is not (its row says so)
             yield from _file(path, folders, named=True)
-        else:
-            raise NotFoundError(f"No file or folder {shown(path)!r} to import. Check the path"
-                                " (relative paths start from the notebook's folder).",
-                                field="paths", value=shown(path))
+
+
+def require_paths(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[str]:
+    """``paths`` as absolute paths, each naming something (a dangling link counts).
+
+    Called before an import starts anything (a progress bar, a staging folder), so a
+    mistyped path is the only thing the user sees.
+
+    Raises
+    ------
+    NotFoundError
+        Naming the first path that names nothing, and the folder relative paths start from.
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    found = [os.path.abspath(given) for given in paths]
+    for given, path in zip(paths, found, strict=True):
+        if not os.path.lexists(path):
+            raise NotFoundError(
+                f"No file or folder {shown(os.fspath(given))!r} to import. Check the path"
+                f" (relative paths start from the current folder, {shown(os.getcwd())}).",
+                field="paths", value=shown(path))
+    return found
 
 
 def _walk(folder: str, archives: Iterator[Path]) -> Iterator[Source]:

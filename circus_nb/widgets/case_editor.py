@@ -23,6 +23,7 @@ Tags are not versioned, so the tags editor applies each change at once
 from __future__ import annotations
 
 import json
+import warnings
 from html import escape
 from typing import Any
 
@@ -33,7 +34,13 @@ from ..api.store import Store
 from ..domain.case import Revision
 from ..domain.schema import validate_attributes
 from ..domain.values import check_text
-from ..errors import CircusError, PermissionDenied, RevisionConflict, ValidationError
+from ..errors import (
+    CircusError,
+    CircusWarning,
+    PermissionDenied,
+    RevisionConflict,
+    ValidationError,
+)
 from ._common import Guard, Message, TagPicker, button, labelled, run_and_show, table_html
 
 __all__ = ["CaseEditor"]
@@ -414,9 +421,13 @@ class CaseEditor(widgets.VBox):
         if description is None:
             description = self.description_input.value.strip() or None
         index = self.opened.index
-        revision = self.case.revert(index, description)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CircusWarning)
+            revision = self.case.revert(index, description)
         self.reload()
-        self.message.show(f"Restored revision {index} as revision {revision.index}.", "ok")
+        said = " ".join(str(w.message) for w in caught if issubclass(w.category, CircusWarning))
+        self.message.show(f"Restored revision {index} as revision {revision.index}."
+                          + (f" {said}" if said else ""), "warning" if said else "ok")
         return revision
 
     def set_tags(self, tags: list[str]) -> list[str]:

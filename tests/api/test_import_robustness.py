@@ -295,3 +295,13 @@ def test_two_threads_importing_into_one_store(store, series, tmp_path):
     assert reports["long"].counts["imported"] == _count(long)
     assert reports["zip"].counts["imported"] == _count(small)
     assert not (store.path / "tmp").exists()  # each removed its own staging, then tmp/
+
+
+def test_a_missing_path_is_refused_before_any_progress_bar(store, tmp_path, capsys):
+    (tmp_path / "here.dcm").write_bytes(b"x")
+    with pytest.raises(cnb.NotFoundError, match=r"No file or folder 'nowhere' to import\. Check"
+                                                r" the path \(relative paths start from the"
+                                                r" current folder, "):
+        store.import_dicom([tmp_path / "here.dcm", "nowhere"], progress=True)
+    assert capsys.readouterr().err == ""  # no bar was drawn
+    assert not (store.path / "tmp").exists()

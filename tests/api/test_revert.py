@@ -1,5 +1,6 @@
 """case.revert(to) appends a copy of an old revision through the checks of a save: it is
-never a way around a privilege, the rules on labelled series, or the current schema."""
+never a way around a privilege or the rules on labelled series. Attributes the schema of
+today refuses are restored as they were, with a warning."""
 
 import dataclasses
 
@@ -42,24 +43,25 @@ def test_reverting_cannot_add_a_series_back_without_add_series(cases, case):
     assert reverted.creator == "writer@example.org"
 
 
-def test_reverting_checks_attributes_against_the_schema_of_today(cases, case):
+def test_reverting_restores_attributes_the_schema_of_today_refuses_and_says_so(cases, case):
     schema = {**SCHEMA, "properties": {**SCHEMA["properties"],
                                        "grade": {"type": "integer", "maximum": 3}}}
     cases.update_project(cases.project_id, case_attributes_schema=schema)
-    before = snapshot(cases)
-    with pytest.raises(cnb.ValidationError, match=(
-            r"Cannot revert to revision 1: attributes.grade must be <= 3 \(maximum\), got 4\."
-            r" The project's schema changed since revision 1 was saved\. To restore its series"
-            r" and labels, save them with attributes that fit the current schema:"
-            r" case.save\(description, attributes=\{...\}, series=case.revision\(1\).series\)")
-    ) as info:
-        case.revert(1)
-    assert info.value.field == "attributes.grade"
-    with pytest.raises(cnb.ValidationError, match="Revision 0 holds no attributes"):
-        case.revert(0)  # the first revision of every case has none; this schema needs one
-    assert snapshot(cases) == before
-    case.save("as the schema asks", attributes={"finding": "nodule", "grade": 3},
-              series=case.revision(1).series)
+    with pytest.warns(cnb.CircusWarning, match=(
+            r"Revision 1 is restored with its attributes as they were, which the project's"
+            r" schema no longer accepts: attributes.grade must be <= 3 \(maximum\), got 4\."
+            r" The project's schema changed since revision 1 was saved\.")):
+        restored = case.revert(1)
+    assert restored.attributes == {"finding": "nodule", "grade": 4}
+    with pytest.warns(cnb.CircusWarning, match="Revision 0 holds no attributes"):
+        assert case.revert(0).attributes == {}  # how every case starts
+    with pytest.raises(cnb.ValidationError, match="must be <= 3"):  # a save still checks
+        case.save("graded again", attributes={"finding": "nodule", "grade": 4})
+
+
+def test_a_revert_within_the_schema_gives_no_warning(cases, case, recwarn):
+    case.revert(1)
+    assert [w for w in recwarn if issubclass(w.category, cnb.CircusWarning)] == []
 
 
 def test_reverting_cannot_re_range_a_labelled_series(cases, uids):

@@ -193,6 +193,12 @@ def test_an_old_revision_the_schema_blocks_can_still_be_restored(writer, editor,
     assert editor.problem.startswith("Required attribute(s) missing: finding")
     assert editor.save_button.disabled
     assert not editor.restore_button.disabled and editor.restore_problem is None
+    editor.restore_button.click()  # the case goes back to how it started, and is told so
+    assert case.latest.index == 3 and case.latest.attributes == {}
+    assert editor.message.kind == "warning"
+    assert editor.message.text.startswith("Restored revision 0 as revision 3. Revision 0 is"
+                                          " restored with its attributes as they were")
+    assert "Required attribute(s) missing: finding" in editor.message.text
 
 
 def test_a_restore_the_store_refuses_is_shown_with_the_way_out(writer, editor, case,
