@@ -18,6 +18,8 @@
 >>> with warnings.catch_warnings(record=True) as caught:
 ...     case.revert(0).attributes  # the demo schema requires a finding: a warning says so
 {}
+>>> caught[0].category is cnb.CircusWarning
+True
 >>> print(caught[0].message)  # doctest: +ELLIPSIS
 Revision 0 is restored with its attributes as they were, which the project's schema no ...
 >>> case.add_tags(["teaching"]), case.remove_tags(["nodule"]), case.set_tags(["done"])

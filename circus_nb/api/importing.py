@@ -51,6 +51,7 @@ from .._repr import card_html, card_text, table_html
 from ..dicom.header import Header, read_header
 from ..dicom.parallel import SERIAL_BELOW, read_header_chunks, start_workers, stop_workers
 from ..dicom.sources import DISK_FULL, Source, expand, require_paths
+from ..domain.values import shown as short
 from ..errors import CircusError, ValidationError
 from ..store import series as series_sql
 from ..store import staging as staging_files
@@ -156,7 +157,7 @@ class _Progress:
     def __init__(self, progress: bool | Callable[[int, int], Any]):
         if not (isinstance(progress, bool) or callable(progress)):
             raise ValidationError(f"progress must be True (a progress bar), False (none) or a"
-                                  f" function progress(done, total), got {progress!r}.",
+                                  f" function progress(done, total), got {short(progress)}.",
                                   field="progress", value=progress)
         self.call = progress if callable(progress) else None
         self.bar = tqdm(desc="Reading archives and folders", unit="file",
@@ -440,15 +441,15 @@ def import_dicom(catalog: Catalog, paths: str | os.PathLike | Iterable, domain: 
         raise ValidationError(f"mode must be 'copy' or 'reference', got {mode!r}.",
                               field="mode", value=mode)
     paths = require_paths(paths)  # before a progress bar shows
-    shown = _Progress(progress)
+    told = _Progress(progress)
     started = time.perf_counter()
     try:
         with _import_lock(catalog):
             staging_files.recover(catalog.root, lambda found: series_sql.managed_paths(
                 catalog.con, found))  # what imports killed before they finished left
-            rows = _import(catalog, paths, domain, mode, shown)
+            rows = _import(catalog, paths, domain, mode, told)
     finally:
-        shown.close()
+        told.close()
     files = pd.DataFrame([rows[i] for i in sorted(rows)], columns=_REPORT_COLUMNS)
     files["instance_number"] = files["instance_number"].astype("Int64")
     return ImportReport(files, domain, mode, time.perf_counter() - started)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import tempfile
 import threading
 import time
 import weakref
@@ -22,6 +21,7 @@ from ..errors import CircusError, ValidationError
 from . import accounts, staging
 from ._connection import connect, damaged, release
 from .migrations import migrate
+from .scratch import Scratch
 from .series import managed_paths
 
 CATALOG = "catalog.duckdb"
@@ -106,9 +106,9 @@ class _Handles:
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, catalog: Path, read_only: bool,
-                 temporary: bool):
+                 scratch: Scratch | None):
         self.con = con
-        self.catalog, self.read_only, self.temporary = catalog, read_only, temporary
+        self.catalog, self.read_only, self.scratch = catalog, read_only, scratch
         self.cursors: list[duckdb.DuckDBPyConnection] = []
         self.lock = threading.Lock()  # between lending a cursor and closing
         self.closed = False
@@ -134,8 +134,8 @@ class _Handles:
                 _close_when_idle(con, deadline)
         finally:
             release(self.catalog, self.read_only)
-            if self.temporary:
-                shutil.rmtree(self.catalog.parent, ignore_errors=True)
+            if self.scratch is not None:
+                self.scratch.remove()
 
 
 def _roll_back(con: duckdb.DuckDBPyConnection) -> None:
@@ -154,10 +154,10 @@ class Catalog:
     """An open catalog. Use :meth:`create` or :meth:`open`."""
 
     def __init__(self, root: Path, con: duckdb.DuckDBPyConnection, *, read_only: bool,
-                 temporary: bool = False):
+                 scratch: Scratch | None = None):
         self.root = root  # resolved: the in-use guard is keyed by this very path
         self.read_only = read_only
-        self._handles = _Handles(con, root / CATALOG, read_only, temporary)
+        self._handles = _Handles(con, root / CATALOG, read_only, scratch)
         self._con = _Guarded(con, self._handles, root)
         self._owner = threading.get_ident()
         self._local = threading.local()  # this thread's cursor
@@ -168,10 +168,10 @@ class Catalog:
     def create(cls, path: Path | None, admin: str) -> Catalog:
         """A new catalog in ``path`` (new or empty; ``None``: a temporary folder that is
         deleted on close) whose first user, ``admin``, is in group ``admins``."""
-        temporary = path is None
+        scratch = Scratch.make() if path is None else None
         # Resolved once: ".." and symlinks must name the same store to the in-use guard.
-        root = Path(tempfile.mkdtemp(prefix="circus-nb-") if temporary else path).resolve()
-        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        root = scratch.root if scratch else Path(path).resolve()
+        if scratch is None and root.exists() and (not root.is_dir() or any(root.iterdir())):
             hint = (" It holds a store already: open it with Store.open(path, user=...)."
                     if (root / CATALOG).exists() else " Choose a new or empty folder.")
             raise ValidationError(f"Cannot create a store at '{root}': it exists and is not an"
@@ -182,7 +182,7 @@ class Catalog:
         try:
             (root / DATA_DIR).mkdir()
             catalog = cls(root, connect(root / CATALOG, read_only=False), read_only=False,
-                          temporary=temporary)
+                          scratch=scratch)
             migrate(catalog.con, read_only=False, where=str(root))
             with catalog.transaction() as con:
                 accounts.insert_group(con, ADMIN_GROUP, GLOBAL_PRIVILEGES, ["default"])
@@ -191,7 +191,10 @@ class Catalog:
         except BaseException:
             if catalog is not None:
                 catalog.close()
-            _empty(root, remove=created_root)  # the folder was empty: leave it so
+            if scratch is not None:
+                scratch.remove()
+            else:
+                _empty(root, remove=created_root)  # the folder was empty: leave it so
             raise
         return catalog
 

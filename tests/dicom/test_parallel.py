@@ -2,7 +2,10 @@
 worker that dies costs only the file that killed it."""
 
 import os
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
@@ -85,3 +88,15 @@ def test_small_jobs_never_start_workers(own_pool):
     [headers] = parallel.read_header_chunks([["a", "b"]], read=pid_of_reader)
     assert headers[0].reason == f"a read by {os.getpid()}"
     assert parallel._starting is None and parallel._pool is None
+
+
+def test_a_killed_importer_that_is_not_reaped_yet_counts_as_gone():
+    # A caller reading the importer's output waits to reap it until the output ends, and
+    # workers still holding that output must not wait for the reaping: a deadlock.
+    child = subprocess.Popen([sys.executable, "-c", "import os; os._exit(3)"])
+    deadline = time.monotonic() + 10
+    while parallel._alive(child.pid):  # a zombie until waited for
+        assert time.monotonic() < deadline, "a dead, unreaped process counts as alive"
+        time.sleep(0.05)
+    assert child.wait() == 3
+    assert parallel._alive(os.getpid())
