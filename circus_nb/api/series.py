@@ -19,7 +19,7 @@ from ..domain.geometry import head_first_order, pixel_spacing, slice_pitch
 from ..domain.image_range import ImageRange
 from ..domain.partial_volume import PartialVolume
 from ..domain.series import Volume, auto_partial_volume, file_change
-from ..errors import CircusError, ValidationError
+from ..errors import CircusError, CircusWarning, ValidationError
 from ..store import series as series_sql
 from ..thumbnails import check_size, draw_strip, from_bytes, make_thumbnail
 
@@ -236,7 +236,7 @@ class Series:
         notes = [note for note in (pixel_note, *z_notes) if note is not None]
         for note in notes:
             if note.suspicious:
-                warnings.warn(f"Series {self.series_uid}: {note.text}", UserWarning,
+                warnings.warn(f"Series {self.series_uid}: {note.text}", CircusWarning,
                               stacklevel=3)
         return (z, y, x), tuple(note.text for note in notes)
 
@@ -302,6 +302,8 @@ class Series:
                    .set_index("instance_number").itertuples())
         window = None if pd.isna(row.window_width) else (row.window_center, row.window_width)
         thumb = make_thumbnail(read_display(self._checked_file(row)), size, window)
+        if self.parameters.get("PhotometricInterpretation") == "MONOCHROME1":
+            thumb = 255 - thumb  # low values are white: shown as a reader sees the film
         if not self._store.read_only:
             with self._store._write() as con:
                 series_sql.put_thumbnail(con, self.series_uid, number, size, *thumb.shape[:2],

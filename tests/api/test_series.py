@@ -715,3 +715,16 @@ def test_a_volume_larger_than_memory_is_refused_before_reading(imported, samples
         series.volume((1, 50, 1))
     monkeypatch.setattr(api_series, "read_image", read_image)
     assert series.volume((1, 9, 4)).shape == (3, 64, 64)  # 48 KiB fits
+
+
+def test_a_monochrome1_thumbnail_shows_low_values_white(store, samples):
+    source = sorted(samples[1]["abdomen_ct"].folder.glob("*.dcm"))[0]
+    plain = _import_one(store, source, uid="1.2.826.0.1.3680043.8.498.21")
+
+    def film(ds):
+        ds.PhotometricInterpretation = "MONOCHROME1"
+
+    inverted = _import_one(store, source, uid="1.2.826.0.1.3680043.8.498.22", edit=film)
+    shown, normal = inverted.thumbnail(1, size=32), plain.thumbnail(1, size=32)
+    assert normal.std() > 0
+    np.testing.assert_array_equal(shown, 255 - normal)
