@@ -5,12 +5,12 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-import pydicom
 import pytest
 
 import circus_nb as cnb
 from circus_nb.api.importing import STATUSES
 from tests.conftest import snapshot
+from tests.dicom.bad_files import changed_copy
 
 
 def _files(folder: Path) -> list[Path]:
@@ -90,25 +90,13 @@ def test_reference_mode_records_files_in_place(store, samples):
         "already_present"] == 40  # the same bytes, wherever they are
 
 
-def _changed_copy(source: Path, target: Path, **changes) -> Path:
-    ds = pydicom.dcmread(source)
-    for keyword, value in changes.items():
-        if value is None:
-            delattr(ds, keyword)
-        else:
-            setattr(ds, keyword, value)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(target)
-    return target
-
-
 def test_a_different_file_for_a_stored_instance_is_a_conflict_and_the_first_stays(
         imported, samples, tmp_path):
     sample = samples[1]["chest_ct_lung"]
     original = sample.folder / "IM00007.dcm"
     stored = imported.path / f"data/{sample.series_uid}/00000007.dcm"
     before = stored.read_bytes()
-    other = _changed_copy(original, tmp_path / "other.dcm", WindowCenter=99)
+    other = changed_copy(original, tmp_path / "other.dcm", WindowCenter=99)
     report = imported.import_dicom(other, progress=False)
     row = report.files.iloc[0]
     assert row["status"] == "conflict" and row["instance_number"] == 7
@@ -123,7 +111,7 @@ def test_duplicates_within_one_import(store, samples, tmp_path):
     folder.mkdir()
     shutil.copy(original, folder / "a.dcm")
     shutil.copy(original, folder / "b.dcm")
-    _changed_copy(original, folder / "c.dcm", WindowWidth=1)
+    changed_copy(original, folder / "c.dcm", WindowWidth=1)
     report = store.import_dicom(folder, progress=False)
     assert list(report.files["status"]) == ["imported", "already_present", "conflict"]
 
@@ -147,9 +135,9 @@ def test_bad_files_get_their_status_and_never_stop_the_others(store, samples, tm
     folder.mkdir()
     shutil.copy(good, folder / "0-good.dcm")
     (folder / "1-notes.txt").write_text("not an image")
-    _changed_copy(good, folder / "2-no-number.dcm", InstanceNumber=None)
-    _changed_copy(good, folder / "3-zero.dcm", InstanceNumber=0)
-    _changed_copy(good, folder / "4-bad-uid.dcm", SeriesInstanceUID="1.2.abc")
+    changed_copy(good, folder / "2-no-number.dcm", InstanceNumber=None)
+    changed_copy(good, folder / "3-zero.dcm", InstanceNumber=0)
+    changed_copy(good, folder / "4-bad-uid.dcm", SeriesInstanceUID="1.2.abc")
     (folder / "5-truncated.dcm").write_bytes(good.read_bytes()[:-1000])
     (folder / "6-garbage.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\xff" * 50)
     report = store.import_dicom(folder, progress=False)
