@@ -36,7 +36,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from .header import Header, read_headers
 
-__all__ = ["SERIAL_BELOW", "read_header_chunks", "shutdown", "start_workers", "stop_workers"]
+__all__ = ["SERIAL_BELOW", "read_header_chunks", "start_workers", "stop_workers"]
 
 SERIAL_BELOW = 64  # files; fewer are read in this process
 Read = Callable[[list[str]], list[Header]]  # what a worker runs on a chunk of paths
@@ -188,9 +188,11 @@ def _stop(pool: ProcessPoolExecutor, terminate: bool) -> None:
             worker.terminate()
 
 
+@atexit.register
 def stop_workers() -> None:
-    """Stop the pool now (after Ctrl+C): wait until a pool being started is up (a
-    start cut short is what leaves a worker behind), then terminate its workers."""
+    """Stop the pool now (after Ctrl+C, and when Python exits): wait until a pool being
+    started is up (a start cut short is what leaves a worker behind, and a forkserver
+    printing a traceback at exit), then terminate its workers."""
     with _lock:
         starting = _starting
     if starting is not None:
@@ -198,14 +200,6 @@ def stop_workers() -> None:
     pool = _ready_pool()
     if pool is not None:
         _stop(pool, terminate=True)
-
-
-@atexit.register
-def shutdown() -> None:
-    """Stop the worker processes (they also stop when Python exits)."""
-    pool = _ready_pool()
-    if pool is not None:
-        _stop(pool, terminate=False)
 
 
 def read_header_chunks(chunks: Sequence[Sequence[str]], read: Read = read_headers

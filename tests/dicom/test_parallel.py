@@ -100,3 +100,13 @@ def test_a_killed_importer_that_is_not_reaped_yet_counts_as_gone():
         time.sleep(0.05)
     assert child.wait() == 3
     assert parallel._alive(os.getpid())
+
+
+def test_python_exits_quietly_while_workers_are_still_starting():
+    # An import that ends before its workers are up leaves their start running; exiting
+    # then must wait for it, not let the forkserver print a traceback.
+    code = "import circus_nb as cnb; cnb.demo_store().close()"
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
