@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .domain.values import shown
 from .errors import ValidationError
 
 __all__ = ["check_size", "draw_strip", "from_bytes", "make_thumbnail", "png_bytes"]
@@ -52,7 +53,7 @@ def check_size(size: object) -> int:
     if number is None or not 1 <= number <= MAX_SIZE:
         raise ValidationError(
             f"Thumbnail size must be a whole number of pixels from 1 to {MAX_SIZE}, got"
-            f" {size!r}. It bounds the longer side, e.g. size=128; an image is never"
+            f" {shown(size)}. It bounds the longer side, e.g. size=128; an image is never"
             " enlarged.", field="size", value=size)
     return number
 

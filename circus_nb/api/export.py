@@ -61,6 +61,7 @@ import numpy as np
 from ..dicom.sources import DISK_FULL
 from ..domain.case import Revision, SeriesEntry
 from ..domain.series import Volume
+from ..domain.values import shown
 from ..errors import CircusError, CircusWarning, NotFoundError, ValidationError
 from .cases import Case
 
@@ -95,7 +96,7 @@ def mhd_header(shape_zyx: tuple[int, ...], spacing_zyx: tuple[float, ...], eleme
     """
     if element_type not in MET_TYPES:
         raise ValidationError(f"element_type must be one of {', '.join(MET_TYPES)}, got"
-                              f" {element_type!r}.", field="element_type", value=element_type)
+                              f" {shown(element_type)}.", field="element_type", value=element_type)
     return "\n".join([
         "ObjectType = Image",
         "NDims = 3",
@@ -172,7 +173,7 @@ def nifti_files(stem: str, array: np.ndarray, spacing_zyx: tuple[float, ...]) ->
 def _check_choice(value: Any, name: str, allowed: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in allowed:
         raise ValidationError(f"{name} must be {' or '.join(map(repr, allowed))}, got"
-                              f" {value!r}.", field=name, value=value)
+                              f" {shown(value)}.", field=name, value=value)
     return value
 
 
@@ -184,14 +185,14 @@ def check_case_ids(case_ids: Any) -> list[str]:
     items = None if items is None else list(dict.fromkeys(items))
     if not items or not all(isinstance(c, str) for c in items):
         raise ValidationError(f"case_ids must be a case id or a non-empty list of case ids"
-                              f" (text), got {case_ids!r}.", field="case_ids", value=case_ids)
+                              f" (text), got {shown(case_ids)}.", field="case_ids", value=case_ids)
     return items
 
 
 def _check_revision(revision: Any) -> None:
     if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int)):
         raise ValidationError(f"revision must be None (the latest) or a revision index, got"
-                              f" {revision!r}.", field="revision", value=revision)
+                              f" {shown(revision)}.", field="revision", value=revision)
 
 
 def target_path(path: str | os.PathLike, case_ids: list[str], archive: str) -> Path:

@@ -19,6 +19,7 @@ from ..domain.geometry import head_first_order, pixel_spacing, slice_pitch
 from ..domain.image_range import ImageRange
 from ..domain.partial_volume import PartialVolume
 from ..domain.series import Volume, auto_partial_volume, file_change
+from ..domain.values import check_int, shown
 from ..errors import CircusError, CircusWarning, ValidationError
 from ..store import series as series_sql
 from ..thumbnails import check_size, draw_strip, from_bytes, make_thumbnail
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Series", "as_partial_volume"]
 
+MAX_STRIP = 100  # thumbnails in one strip
 PATIENT_FIELDS = ("patient_id", "patient_name", "birth_date", "age", "sex", "patient_size",
                   "patient_weight")
 
@@ -41,7 +43,7 @@ def as_partial_volume(spec: Any) -> PartialVolume | str:
     if isinstance(spec, tuple | list) and len(spec) in (2, 3):
         return PartialVolume(*spec)
     raise ValidationError(f"A range is 'auto', a PartialVolume or (start, end, delta), got"
-                          f" {spec!r}.", field="range", value=spec)
+                          f" {shown(spec)}.", field="range", value=spec)
 
 
 class Series:
@@ -290,7 +292,7 @@ class Series:
         """
         size = check_size(size)
         if isinstance(instance_number, bool) or instance_number not in self.images:
-            raise ValidationError(f"Series {self.series_uid} has no image {instance_number!r}"
+            raise ValidationError(f"Series {self.series_uid} has no image {shown(instance_number)}"
                                   f" (its images: {self.images}).", field="instance_number",
                                   value=instance_number)
         number = operator.index(instance_number)
@@ -311,7 +313,19 @@ class Series:
         return thumb
 
     def draw_thumbnails(self, pv: Any = "auto", count: int = 5, size: int = 96, ax: Any = None):
-        """Draw ``count`` thumbnails spread over range ``pv``, labelled with number and z."""
+        """Draw ``count`` thumbnails spread over range ``pv``, labelled with number and z.
+
+        Raises
+        ------
+        ValidationError
+            For a range the series does not hold, a ``count`` that is not 1 to 100, a
+            bad ``size`` (see :meth:`thumbnail`), or an ``ax`` that is not matplotlib Axes.
+        """
+        count = check_int(count, "count", 1, MAX_STRIP)
+        check_size(size)
+        if ax is not None and not callable(getattr(ax, "imshow", None)):
+            raise ValidationError(f"ax must be matplotlib Axes (or None for a new figure), got"
+                                  f" {shown(ax)}.", field="ax", value=ax)
         numbers = self.partial_volume(pv).to_list()
         picks = sorted({numbers[round(i * (len(numbers) - 1) / max(count - 1, 1))]
                         for i in range(min(count, len(numbers)))}, key=numbers.index)

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 
 from .._repr import card_html
 from ..errors import ValidationError
+from .values import shown
 
 __all__ = ["ImageRange"]
 
@@ -29,12 +30,12 @@ _EXAMPLE = "Write numbers and ranges separated by commas, e.g. '1-50,52'."
 def positive_int(value: object, what: str = "An image number") -> int:
     """``value`` as an ``int`` if it is an integer >= 1, else ``ValidationError``."""
     if isinstance(value, bool):
-        raise ValidationError(f"{what} must be an integer >= 1, got {value!r}.", value=value)
+        raise ValidationError(f"{what} must be an integer >= 1, got {shown(value)}.", value=value)
     try:
         number = operator.index(value)
     except TypeError:
         raise ValidationError(
-            f"{what} must be an integer >= 1, got {value!r}.", value=value
+            f"{what} must be an integer >= 1, got {shown(value)}.", value=value
         ) from None
     if number < 1:
         raise ValidationError(f"{what} must be an integer >= 1, got {number}.", value=number)
@@ -111,17 +112,18 @@ class ImageRange:
         circus_nb.errors.ValidationError: An image range needs at least one number, got ''. ...
         """
         if not isinstance(text, str):
-            raise ValidationError(f"An image range must be text, got {text!r}.", value=text)
+            raise ValidationError(f"An image range must be text, got {shown(text)}.", value=text)
         if not text.strip():
             raise ValidationError(
-                f"An image range needs at least one number, got {text!r}. {_EXAMPLE}", value=text
+                f"An image range needs at least one number, got {shown(text)}. {_EXAMPLE}",
+                value=text,
             )
         segments = []
         for item in text.split(","):
             match = _ITEM.match(item)
             if match is None:
                 raise ValidationError(
-                    f"Invalid image range {text!r}: {item.strip()!r} is not a number or a"
+                    f"Invalid image range {shown(text)}: {shown(item.strip())} is not a number or a"
                     f" range like '3' or '1-50'. {_EXAMPLE}",
                     value=text,
                 )
@@ -129,8 +131,8 @@ class ImageRange:
             hi = int(match[2]) if match[2] is not None else lo
             if lo < 1 or lo > hi:
                 raise ValidationError(
-                    f"Invalid image range {text!r}: {item.strip()!r} must run upwards from 1 or"
-                    f" more. {_EXAMPLE}",
+                    f"Invalid image range {shown(text)}: {shown(item.strip())} must run upwards"
+                    f" from 1 or more. {_EXAMPLE}",
                     value=text,
                 )
             segments.append((lo, hi))

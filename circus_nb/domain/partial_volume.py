@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from .._repr import card_html
 from ..errors import ValidationError
 from .image_range import ImageRange
+from .values import shown
 
 __all__ = ["PartialVolume", "describe_triple", "triple_problem"]
 
@@ -52,7 +53,7 @@ def _check_max_nums(max_nums: object) -> None:
     value = _as_int(max_nums)
     if value is None or value < 2:
         raise ValidationError(
-            f"max_nums must be an integer >= 2, got {max_nums!r}: a shortened list shows"
+            f"max_nums must be an integer >= 2, got {shown(max_nums)}: a shortened list shows"
             " at least the first number and the end.",
             field="max_nums",
             value=max_nums,
@@ -72,11 +73,11 @@ def triple_problem(start: object, end: object, delta: object) -> str | None:
     """
     s, e, d = _as_int(start), _as_int(end), _as_int(delta)
     if s is None or s < 1:
-        return f"Start must be an integer >= 1, got {start!r}."
+        return f"Start must be an integer >= 1, got {shown(start)}."
     if e is None or e < 1:
-        return f"End must be an integer >= 1, got {end!r}."
+        return f"End must be an integer >= 1, got {shown(end)}."
     if d is None or d == 0:
-        return f"Delta must be a non-zero integer, got {delta!r}."
+        return f"Delta must be a non-zero integer, got {shown(delta)}."
     if s == e and d == -1:
         return "A single image is written with delta 1, not -1."
     if (e - s) * d < 0:
@@ -125,7 +126,8 @@ class PartialVolume:
         problem = triple_problem(self.start, self.end, self.delta)
         if problem is not None:
             raise ValidationError(
-                f"Invalid image range ({self.start!r}, {self.end!r}, {self.delta!r}): {problem}",
+                f"Invalid image range ({shown(self.start)}, {shown(self.end)},"
+                f" {shown(self.delta)}): {problem}",
                 value=(self.start, self.end, self.delta),
             )
         # Store plain ints even when given numpy integers, so equality and JSON work.
@@ -137,8 +139,18 @@ class PartialVolume:
         """Whether the triple obeys every rule (see :func:`triple_problem`)."""
         return triple_problem(start, end, delta) is None
 
-    def __len__(self) -> int:
+    @property
+    def count(self) -> int:
+        """How many images the range selects (``len()`` too, but any size: ``len()``
+        stops at ``sys.maxsize``).
+
+        >>> PartialVolume(1, 2**70).count == 2**70
+        True
+        """
         return (self.end - self.start) // self.delta + 1
+
+    def __len__(self) -> int:
+        return self.count
 
     def to_list(self) -> list[int]:
         """The selected instance numbers, in volume order.
@@ -156,7 +168,7 @@ class PartialVolume:
         '1, 3, ..., 11'
         """
         _check_max_nums(max_nums)
-        count = len(self)
+        count = self.count
         if count >= max_nums + 1:
             head = [self.start + self.delta * i for i in range(max_nums - 1)]
             return ", ".join(map(str, head)) + f", ..., {self.end}"
@@ -206,7 +218,7 @@ class PartialVolume:
         """
         count = _as_int(limit)
         if count is None or count < 1:
-            raise ValidationError(f"limit must be an integer >= 1, got {limit!r}.",
+            raise ValidationError(f"limit must be an integer >= 1, got {shown(limit)}.",
                                   field="limit", value=limit)
         low, high = sorted((self.start, self.end))
         gaps = list(_gaps(images.segments(), low, high))
@@ -232,6 +244,6 @@ class PartialVolume:
             ("start", self.start),
             ("end", self.end),
             ("delta", self.delta),
-            ("images", f"{self.describe()} ({len(self)} images)"),
+            ("images", f"{self.describe()} ({self.count} images)"),
         ]
         return card_html("PartialVolume", rows)

@@ -1,5 +1,6 @@
-"""Every public Store and Case method, called with arguments of the wrong type or range:
-only a CircusError may come out, and a refusal writes nothing.
+"""Every public Store, Case and Series method, called with arguments of the wrong type or
+range (alone, and inside the items of a series list or a range): only a CircusError may
+come out, and a refusal writes nothing.
 
 Each method gets valid arguments (made fresh for each call, so a name is never taken
 twice), then one argument at a time is swapped for each bad value.
@@ -103,8 +104,17 @@ CASE_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
     "add_tags": lambda w: {"tags": ["t"]},
     "remove_tags": lambda w: {"tags": ["t"]},
 }
+SERIES_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
+    "partial_volume": lambda w: {"spec": "auto"},
+    "volume_shape": lambda w: {"pv": "auto"},
+    "volume": lambda w: {"pv": "auto"},
+    "thumbnail": lambda w: {"instance_number": 1, "size": 16},
+    "draw_thumbnails": lambda w: {"pv": "auto", "count": 2, "size": 16, "ax": None},
+}
+CALLS = {cnb.Store: STORE_CALLS, cnb.Case: CASE_CALLS, cnb.Series: SERIES_CALLS}
 # Public methods without arguments, and those tried in their own tests below.
-NO_ARGUMENTS = {"close", "users", "groups", "preferences", "may_view_patient_info", "history"}
+NO_ARGUMENTS = {"close", "users", "groups", "preferences", "may_view_patient_info", "history",
+                "instances", "resolve_auto"}
 
 
 def _arguments(owner: type, name: str, valid: dict[str, Any]) -> list[str]:
@@ -116,7 +126,15 @@ def _arguments(owner: type, name: str, valid: dict[str, Any]) -> list[str]:
 
 
 def _call(world: World, owner: type, name: str, kwargs: dict[str, Any]) -> Any:
-    target = world.store if owner is cnb.Store else world.case
+    target = {cnb.Store: world.store, cnb.Case: world.case,
+              cnb.Series: world.store.series(world.uid)}[owner]
+    if name == "draw_thumbnails":
+        import matplotlib.pyplot as plt
+
+        try:
+            return target.draw_thumbnails(**kwargs)
+        finally:
+            plt.close("all")
     if name == "as_user":
         with target.as_user(**kwargs):
             return None
@@ -134,7 +152,8 @@ def world(tmp_path_factory, samples):
 
 def test_every_public_method_is_tried():
     tried = set(STORE_CALLS) | set(CASE_CALLS) | NO_ARGUMENTS
-    public = {name for owner in (cnb.Store, cnb.Case) for name, value in vars(owner).items()
+    tried |= set(SERIES_CALLS)
+    public = {name for owner in CALLS for name, value in vars(owner).items()
               if not name.startswith("_") and inspect.isfunction(value)}
     public |= {name for name, value in vars(cnb.api.case_methods.CaseMethods).items()
                if not name.startswith("_") and inspect.isfunction(value)}
@@ -142,11 +161,11 @@ def test_every_public_method_is_tried():
 
 
 @pytest.mark.filterwarnings("ignore:The export")  # a path "abc" is a fine, odd, archive name
-@pytest.mark.parametrize(("owner", "name"), [(cnb.Store, n) for n in STORE_CALLS]
-                         + [(cnb.Case, n) for n in CASE_CALLS])
+@pytest.mark.parametrize(("owner", "name"), [(owner, n) for owner, calls in CALLS.items()
+                                              for n in calls])
 @pytest.mark.parametrize("bad", BAD, ids=BAD_IDS)
 def test_wrong_arguments_raise_circus_errors_and_write_nothing(world, owner, name, bad):
-    calls = STORE_CALLS if owner is cnb.Store else CASE_CALLS
+    calls = CALLS[owner]
     problems = []
     for argument in _arguments(owner, name, calls[name](world)):
         kwargs = {**calls[name](world), argument: bad}
@@ -182,3 +201,31 @@ def test_create_and_open_refuse_wrong_arguments(tmp_path, monkeypatch, bad):
         except cnb.CircusError:
             continue
         assert not any(bad is never for never in NEVER)
+
+
+# Bad values inside the items a method takes: a series list, a range, a label list.
+NESTED = {
+    "create_case item": lambda w, bad: w.store.create_case(w.project_id, [bad]),
+    "create_case spec": lambda w, bad: w.store.create_case(w.project_id, [(w.uid, bad)]),
+    "create_case range": lambda w, bad: w.store.create_case(w.project_id,
+                                                            [(w.uid, (1, bad, 1))]),
+    "save spec": lambda w, bad: w.case.save("x", series=[(w.uid, bad)]),
+    "save range": lambda w, bad: w.case.save("x", series=[(w.uid, (bad, 1, 1))]),
+    "save labels": lambda w, bad: w.case.save("x", series=[
+        cnb.SeriesEntry(w.uid, w.case.latest.series[0].partial_volume, (bad,))]),
+    "volume range": lambda w, bad: w.store.series(w.uid).volume((1, 1, bad)),
+    "bulk_tags item": lambda w, bad: w.store.bulk_tags([w.case.case_id, bad], "add", ["t"]),
+}
+
+
+@pytest.mark.parametrize("where", NESTED)
+@pytest.mark.parametrize("bad", [*BAD, 2**31, -(2**70), (1, 2**70, 1)],
+                         ids=[*BAD_IDS, "2**31", "-2**70", "huge-range"])
+def test_bad_values_inside_items_are_circus_errors(world, where, bad):
+    before = snapshot(world.store)
+    try:
+        NESTED[where](world, bad)
+    except cnb.CircusError:
+        assert snapshot(world.store) == before
+    else:
+        assert not any(bad is never for never in NEVER), f"{where}: accepted"
