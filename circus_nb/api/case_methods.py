@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..domain.values import check_int, check_names, check_text, new_id, shown
+from ..domain.values import check_names, new_id, shown
 from ..errors import NotFoundError, ValidationError
 from ..store import accounts, projects
 from ..store import cases as cases_sql
@@ -24,12 +24,11 @@ from ._checks import (
     check_filters,
     check_id,
     check_page,
-    check_path,
     check_sort,
     check_tags,
     uses_patient_fields,
 )
-from .cases import MAX_INDEX, Case, first_revision, new_case_entries
+from .cases import Case, first_revision, new_case_entries
 from .export import write_export
 
 if TYPE_CHECKING:
@@ -44,27 +43,6 @@ def _retag(current: list[str], operation: str, tags: list[str]) -> list[str]:
     if operation == "add":
         return current + [t for t in tags if t not in current]
     return [t for t in current if t not in tags]
-
-
-def _check_export_arguments(case_ids: Any, path: Any, format: Any, labels: Any, archive: Any,
-                            revision: Any) -> None:
-    """The types of the export's arguments; the export checks their values."""
-    try:
-        check_names(case_ids, "case_ids", 64, item="case id")
-    except ValidationError:
-        raise ValidationError(f"case_ids must be a case id or a non-empty list of case ids"
-                              f" (text), got {shown(case_ids)}.", field="case_ids",
-                              value=case_ids) from None
-    check_path(path)
-    for name, value in (("format", format), ("labels", labels), ("archive", archive)):
-        check_text(value, name, 16)
-    if revision is None:
-        return
-    try:  # negative counts back from the latest, as in case.revision
-        check_int(revision, "revision", -MAX_INDEX, MAX_INDEX)
-    except ValidationError:
-        raise ValidationError(f"revision must be None (the latest) or a revision index, got"
-                              f" {shown(revision)}.", field="revision", value=revision) from None
 
 
 class CaseMethods:
@@ -284,6 +262,5 @@ class CaseMethods:
         NotFoundError
             No such case, no such revision, or no folder to write ``path`` in.
         """
-        _check_export_arguments(case_ids, path, format, labels, archive, revision)
         return write_export(self, case_ids, path, format=format, labels=labels,
                             archive=archive, revision=revision)

@@ -61,9 +61,10 @@ import numpy as np
 from ..dicom.sources import DISK_FULL
 from ..domain.case import Revision, SeriesEntry
 from ..domain.series import Volume
-from ..domain.values import shown
+from ..domain.values import check_int, check_names, shown
 from ..errors import CircusError, CircusWarning, NotFoundError, ValidationError
-from .cases import Case
+from ._checks import check_path
+from .cases import MAX_INDEX, Case
 
 if TYPE_CHECKING:
     from .store import Store
@@ -179,20 +180,24 @@ def _check_choice(value: Any, name: str, allowed: tuple[str, ...]) -> str:
 
 def check_case_ids(case_ids: Any) -> list[str]:
     """One case id or a non-empty list of them, without repeats."""
-    items = [case_ids] if isinstance(case_ids, str) else case_ids
-    if isinstance(items, bytes | dict) or not isinstance(items, Iterable):
-        items = None
-    items = None if items is None else list(dict.fromkeys(items))
-    if not items or not all(isinstance(c, str) for c in items):
+    try:
+        items = list(dict.fromkeys(check_names(case_ids, "case_ids", 64, item="case id")))
+    except ValidationError:
+        items = []
+    if not items:
         raise ValidationError(f"case_ids must be a case id or a non-empty list of case ids"
                               f" (text), got {shown(case_ids)}.", field="case_ids", value=case_ids)
     return items
 
 
 def _check_revision(revision: Any) -> None:
-    if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int)):
+    if revision is None:
+        return
+    try:  # negative counts back from the latest, as in case.revision
+        check_int(revision, "revision", -MAX_INDEX, MAX_INDEX)
+    except ValidationError:
         raise ValidationError(f"revision must be None (the latest) or a revision index, got"
-                              f" {shown(revision)}.", field="revision", value=revision)
+                              f" {shown(revision)}.", field="revision", value=revision) from None
 
 
 def target_path(path: str | os.PathLike, case_ids: list[str], archive: str) -> Path:
@@ -374,7 +379,7 @@ def write_export(store: Store, case_ids: Any, path: str | os.PathLike, format: s
     _check_choice(archive, "archive", ARCHIVES)
     _check_revision(revision)
     ids = check_case_ids(case_ids)
-    target = target_path(path, ids, archive)
+    target = target_path(check_path(path), ids, archive)
     chosen = []  # every case and revision is read (and checked) before writing starts
     for case_id in ids:
         case = store.case(case_id)
