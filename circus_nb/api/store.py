@@ -50,7 +50,7 @@ from ..domain.privileges import (
 )
 from ..domain.project import Project
 from ..domain.values import check_email, check_names, check_text, new_id, shown
-from ..errors import NotFoundError, ValidationError
+from ..errors import ValidationError
 from ..store import accounts, projects
 from ..store import search as search_sql
 from ..store import series as series_sql
@@ -425,13 +425,7 @@ class Store(CaseMethods):
         """
         check_id(series_uid, "series_uid")
         rights = self.rights
-        con = self._db()
-        try:
-            row = series_sql.load_series(con, series_uid)
-        except NotFoundError:
-            known = search_sql.similar_series_uids(con, series_uid, sorted(rights.domains))
-            raise accounts.not_found("series", series_uid, known,
-                                     "Find series with store.search_series().") from None
+        row = series_sql.load_series(self._db(), series_uid, sorted(rights.domains))
         rights.require_domain(row["domain"], f"Opening series {series_uid}")
         return Series(self, row)
 

@@ -101,14 +101,6 @@ def count_series(con: Con, filters: Mapping[str, Any], domains: Sequence[str]) -
     return con.execute(sql, params).fetchone()[0]
 
 
-def similar_series_uids(con: Con, uid: str, domains: Sequence[str]) -> list[str]:
-    """Series UIDs in ``domains`` that share most of ``uid``'s prefix (for "did you mean")."""
-    return [row[0] for row in con.execute(
-        "SELECT series_uid FROM series WHERE list_contains(?, domain)"
-        " AND starts_with(series_uid, ?) ORDER BY series_uid LIMIT 50",
-        [sorted(domains), uid[: max(len(uid) - 6, 1)]]).fetchall()]
-
-
 _CASE_COMMON = {
     "case_id": "c.case_id",
     "project_id": "c.project_id",

@@ -104,15 +104,17 @@ def add_images(con: Con, numbers_by_series: dict[str, list[int]]) -> None:
                     " WHERE series_uid = ?", [str(images), len(images), stamp, uid])
 
 
-def load_series(con: Con, uid: str) -> dict[str, Any]:
-    """One series row as a dict, or ``NotFoundError``."""
+def load_series(con: Con, uid: str, domains: Sequence[str]) -> dict[str, Any]:
+    """One series row as a dict, or ``NotFoundError`` whose "did you mean" offers only
+    series of ``domains`` (those the caller may open)."""
     cursor = con.execute(f"SELECT {', '.join(SERIES_COLUMNS)} FROM series WHERE series_uid = ?",
                          [uid])
     row = cursor.fetchone()
     if row is None:
         known = [r[0] for r in con.execute(
-            "SELECT series_uid FROM series WHERE starts_with(series_uid, ?) LIMIT 50",
-            [uid[: max(len(uid) - 6, 1)]]).fetchall()]
+            "SELECT series_uid FROM series WHERE list_contains(?, domain)"
+            " AND starts_with(series_uid, ?) ORDER BY series_uid LIMIT 50",
+            [sorted(domains), uid[: max(len(uid) - 6, 1)]]).fetchall()]
         raise not_found("series", uid, known, "Find series with store.search_series().")
     return dict(zip(SERIES_COLUMNS, row, strict=True))
 
