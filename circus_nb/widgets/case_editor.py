@@ -331,7 +331,7 @@ class CaseEditor(widgets.VBox):
         """Why the form cannot be saved, in words; ``None`` when it can."""
         try:
             validate_attributes(self.schema, self.attributes)
-            check_text(self.status, "status", 64)
+            check_text(self.status, "status", 64, line=True)
         except ValidationError as e:
             return str(e)
         return None

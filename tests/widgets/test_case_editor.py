@@ -110,6 +110,8 @@ def test_an_empty_status_or_message_blocks_save_and_says_so(editor):
     editor.fields["finding"].value = "normal"
     editor.status = ""
     assert editor.save_button.disabled and "status must have 1 to 64" in editor.problem
+    editor.status = "read\tagain"  # what the store refuses, the form refuses first
+    assert editor.save_button.disabled and "control character" in editor.problem
     editor.status = "reviewed"
     editor.description_input.value = " "
     assert editor.save_button.disabled and editor.problem is None
