@@ -40,7 +40,6 @@ import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +50,9 @@ from .._repr import card_html, card_text, table_html
 from ..dicom.header import Header, read_header
 from ..dicom.parallel import SERIAL_BELOW, read_header_chunks, start_workers, stop_workers
 from ..dicom.sources import DISK_FULL, Source, expand, require_paths
+from ..domain.series import file_change
 from ..domain.values import shown as short
+from ..domain.values import text_problem
 from ..errors import CircusError, ValidationError
 from ..store import series as series_sql
 from ..store import staging as staging_files
@@ -243,7 +244,7 @@ class _Importer:
 
     def unstorable(self, source: Source) -> str | None:
         """Why the catalog cannot record where this file is (reference mode only)."""
-        if self.mode != "reference" or source.from_archive or _is_text(source.path):
+        if self.mode != "reference" or source.from_archive or text_problem(source.path) is None:
             return None
         return ("its name is not valid UTF-8 text, so the catalog cannot record where it is."
                 " Rename the file (or its folder), or import it with mode='copy', which"
@@ -374,31 +375,18 @@ class _Importer:
         return None
 
 
-def _is_text(path: str) -> bool:
-    """Whether ``path`` is valid text (a name that is not UTF-8 keeps lone surrogates)."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _changed_since_import(held: _Held) -> str | None:
     """Why a referenced file no longer is the one imported (size or mtime differ)."""
     if held.managed or held.mtime is None:
         return None
     now = os.stat(held.path)
-    if (now.st_size, now.st_mtime) == (held.size, held.mtime):
+    change = file_change((held.size, held.mtime), (now.st_size, now.st_mtime))
+    if change is None:
         return None
-    return (f"the file {held.shown} changed since it was imported (size {held.size} ->"
-            f" {now.st_size} bytes, modified {_stamp(held.mtime)} -> {_stamp(now.st_mtime)});"
-            " the catalog still describes the file as imported and keeps it. Put the original"
-            " file back, or give the changed file a SeriesInstanceUID of its own to import it"
-            " as a new series.")
-
-
-def _stamp(mtime: float) -> str:
-    return datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    return (f"the file {held.shown} changed since it was imported ({change}); the catalog"
+            " still describes the file as imported and keeps it. Put the original file back,"
+            " or give the changed file a SeriesInstanceUID of its own to import it as a new"
+            " series.")
 
 
 _locks: weakref.WeakKeyDictionary[Catalog, threading.Lock] = weakref.WeakKeyDictionary()

@@ -140,7 +140,10 @@ def file_change(recorded: tuple[int, float], current: tuple[int, float] | None,
 
 
 def _stamp(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """UTC time to the second, or finer where the second alone would hide a change."""
+    when = datetime.fromtimestamp(seconds, UTC)
+    fraction = f".{when.microsecond:06d}" if when.microsecond else ""
+    return f"{when:%Y-%m-%d %H:%M:%S}{fraction} UTC"
 
 
 @dataclass(frozen=True, eq=False)

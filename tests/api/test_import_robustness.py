@@ -151,7 +151,7 @@ def test_a_referenced_file_that_changed_is_a_conflict_on_reimport(store, series,
     assert set(statuses.values()) == {"already_present"}
     reason = again.files.set_index("path").loc[str(changed), "reason"]
     assert f"the file {changed} changed since it was imported" in reason
-    assert f"size {before.st_size} -> {before.st_size + 10} bytes" in reason
+    assert f"its size changed from {before.st_size} to {before.st_size + 10} bytes" in reason
     assert "Put the original file back" in reason
 
 
@@ -162,7 +162,7 @@ def test_a_touched_file_is_a_conflict_too(store, series, tmp_path):
     os.utime(touched, (1_700_000_000, 1_700_000_000))
     report = store.import_dicom(touched, mode="reference", progress=False)
     assert list(report.files["status"]) == ["conflict"]
-    assert "-> 2023-11-14 22:13:20.000000 UTC" in report.files["reason"][0]
+    assert "it was modified at 2023-11-14 22:13:20 UTC (at import: " in report.files["reason"][0]
 
 
 def test_a_duplicate_zip_entry_is_named_by_its_archive_path(store, series, tmp_path):
