@@ -51,8 +51,7 @@ from ..dicom.header import Header, read_header
 from ..dicom.parallel import SERIAL_BELOW, read_header_chunks, start_workers, stop_workers
 from ..dicom.sources import DISK_FULL, Source, expand, require_paths
 from ..domain.series import file_change
-from ..domain.values import shown as short
-from ..domain.values import text_problem
+from ..domain.values import shown, text_problem
 from ..errors import CircusError, ValidationError
 from ..store import series as series_sql
 from ..store import staging as staging_files
@@ -158,7 +157,7 @@ class _Progress:
     def __init__(self, progress: bool | Callable[[int, int], Any]):
         if not (isinstance(progress, bool) or callable(progress)):
             raise ValidationError(f"progress must be True (a progress bar), False (none) or a"
-                                  f" function progress(done, total), got {short(progress)}.",
+                                  f" function progress(done, total), got {shown(progress)}.",
                                   field="progress", value=progress)
         self.call = progress if callable(progress) else None
         self.bar = tqdm(desc="Reading archives and folders", unit="file",

@@ -35,8 +35,8 @@ from typing import IO, BinaryIO
 
 from ..errors import NotFoundError
 
-__all__ = ["DISK_FULL", "NotARegularFile", "Source", "expand", "open_regular", "require_paths",
-           "shown"]
+__all__ = ["DISK_FULL", "NotARegularFile", "Source", "expand", "open_regular", "printable_path",
+           "require_paths"]
 
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # errors that mean: no room left to write
@@ -95,11 +95,11 @@ def _not_regular(path: str, mode: int | None = None) -> NotARegularFile | None:
     return NotARegularFile(f"it is {kind}, not a regular file")
 
 
-def shown(path: str) -> str:
+def printable_path(path: str) -> str:
     """``path`` as text that can be shown and stored: bytes of a file name that are
     not UTF-8 (kept by Python as lone surrogates) become backslash escapes.
 
-    >>> shown(os.fsdecode(b"scan-\\xff.dcm"))
+    >>> printable_path(os.fsdecode(b"scan-\\xff.dcm"))
     'scan-\\\\xff.dcm'
     """
     try:
@@ -181,9 +181,9 @@ def require_paths(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> lis
     for given, path in zip(paths, found, strict=True):
         if not os.path.lexists(path):
             raise NotFoundError(
-                f"No file or folder {shown(os.fspath(given))!r} to import. Check the path"
-                f" (relative paths start from the current folder, {shown(os.getcwd())}).",
-                field="paths", value=shown(path))
+                f"No file or folder {printable_path(os.fspath(given))!r} to import. Check the path"
+                f" (relative paths start from the current folder, {printable_path(os.getcwd())}).",
+                field="paths", value=printable_path(path))
     return found
 
 
@@ -201,14 +201,14 @@ def _walk(folder: str, archives: Iterator[Path]) -> Iterator[Source]:
 
 def _unreadable_folders(errors: list[OSError]) -> Iterator[Source]:
     for error in errors:
-        where = shown(os.fspath(error.filename)) if error.filename else "a folder"
+        where = printable_path(os.fspath(error.filename)) if error.filename else "a folder"
         yield Source(where, None, refused=f"cannot read the folder: {error.strerror or error};"
                      " its files were not imported. Give read access to it and import again")
     errors.clear()
 
 
 def _file(path: str, folders: Iterator[Path], named: bool) -> Iterator[Source]:
-    display = shown(path)
+    display = printable_path(path)
     try:
         kind = _archive_kind(path, named)
     except OSError as e:
@@ -284,7 +284,7 @@ def _tar_entries(archive: str, display: str, folder: Path) -> Iterator[Source]:
 
 def _extract(archive: str, entries: Iterable[_Entry], folder: Path) -> Iterator[Source]:
     for index, entry in enumerate(entries):
-        name = shown(entry.name)
+        name = printable_path(entry.name)
         display = f"{archive}!/{name.lstrip('/')}"
         refused = _unsafe(name)
         if refused is None and entry.kind == "link":

@@ -48,7 +48,7 @@ _NUL = re.compile("\x00")
 MAX_JSON_DEPTH = 32  # nesting of attribute values: deep enough for any real use
 
 
-def _shown(value: str) -> str:
+def _short_text(value: str) -> str:
     return repr(value if len(value) <= 40 else value[:37] + "...")
 
 
@@ -102,14 +102,14 @@ def check_text(value: Any, field: str, max_len: int, min_len: int = 1, *,
     if not min_len <= len(value) <= max_len:
         raise ValidationError(
             f"{field} must have {min_len} to {max_len} characters, got {len(value)}"
-            f" ({_shown(value)}).",
+            f" ({_short_text(value)}).",
             field=field,
             value=value,
         )
     problem = text_problem(value, line=line)
     if problem:
         kind = "one line of printable text" if line else "valid Unicode text"
-        raise ValidationError(f"{field} must be {kind}, but it {problem}: {_shown(value)}."
+        raise ValidationError(f"{field} must be {kind}, but it {problem}: {_short_text(value)}."
                               " Remove that character.", field=field, value=value)
     return value
 
