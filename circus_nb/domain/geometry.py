@@ -66,7 +66,7 @@ def _absent(value: Any) -> bool:
     return value is None or (isinstance(value, str | list | tuple) and len(value) == 0)
 
 
-def _as_dicom_text(value: Any) -> str:
+def _dicom_text(value: Any) -> str:
     """A value as DICOM writes it (``'0\\0'``), quoted, without Python's escaping."""
     if isinstance(value, list | tuple):
         return "'" + "\\".join(str(v) for v in value) + "'"
@@ -89,7 +89,7 @@ def pixel_spacing(value: Any) -> tuple[tuple[float, float], Fallback | None]:
     if len(pair) == 2 and None not in pair:
         return (pair[0], pair[1]), None
     return (1.0, 1.0), Fallback(
-        f"PixelSpacing {_as_dicom_text(value)} is not two positive numbers (row and column spacing"
+        f"PixelSpacing {_dicom_text(value)} is not two positive numbers (row and column spacing"
         " in mm): y and x spacing taken as 1.0 mm.", suspicious=True)
 
 
@@ -164,7 +164,7 @@ def slice_pitch(positions: Sequence[Point | None], orientation: Any,
                 notes.append(Fallback(f"z spacing is {name} ({number:g} mm): {why}."))
             return number, notes
         if not _absent(value):
-            notes.append(Fallback(f"{name} {_as_dicom_text(value)} is not a positive number; ignored.",
+            notes.append(Fallback(f"{name} {_dicom_text(value)} is not a positive number; ignored.",
                                   suspicious=True))
     names = " or ".join(name for name, _ in candidates) or "a slice spacing"
     reason = f"{why}, and there is no usable {names}" if len(positions) >= 2 else (
