@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
 from difflib import get_close_matches
 from functools import partial
+from numbers import Integral
 from typing import Any
 
 from ..domain.project import TAG_MAX_LEN
@@ -169,20 +170,23 @@ def check_filters(given: Mapping[str, Any], checks: Mapping[str, Callable[[Any, 
             if value is not None}
 
 
-def check_page(limit: Any, offset: Any) -> None:
-    """``limit`` 1 to 200 rows, ``offset`` an integer >= 0.
+def check_page(limit: Any, offset: Any) -> tuple[int, int]:
+    """``limit`` 1 to 200 rows, ``offset`` an integer >= 0, as plain ints (NumPy
+    integers are welcome; the database is given Python's).
 
     Raises
     ------
     ValidationError
         If either is not an integer in its range.
     """
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+    if isinstance(limit, bool) or not isinstance(limit, Integral) or not 1 <= limit <= MAX_PAGE:
         raise ValidationError(f"limit must be 1 to {MAX_PAGE} rows a page, got {shown(limit)};"
                               " use offset= to page further.", field="limit", value=limit)
-    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+    if (isinstance(offset, bool) or not isinstance(offset, Integral)
+            or not 0 <= offset <= MAX_OFFSET):
         raise ValidationError(f"offset must be an integer >= 0 (at most 2**63 - 1), got"
                               f" {shown(offset)}.", field="offset", value=offset)
+    return int(limit), int(offset)
 
 
 def sort_column(key: str) -> str:

@@ -172,7 +172,7 @@ class CaseMethods:
                    "updated_from": updated_from, "updated_to": updated_to}
         sort = check_sort([] if sort is None else sort,
                           [c for c in search_sql.CASE_LATEST if c != "tags"]) or ["-created_at"]
-        check_page(limit, offset)
+        limit, offset = check_page(limit, offset)
         as_of = as_utc(as_of, "as_of")
         rights, wanted, filters = self._case_scope(project_id, filters, sort, "search_cases")
         frame = search_sql.search_cases(self._db(), filters, wanted, as_of, sort, limit, offset)

@@ -42,6 +42,7 @@ import dataclasses
 import warnings
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -161,9 +162,10 @@ class Case:
         """Revision ``index`` (0 is the first; negative counts from the latest)."""
         con = self._con()
         latest = cases_sql.latest_index(con, self.case_id)
-        if isinstance(index, bool) or not isinstance(index, int):
+        if isinstance(index, bool) or not isinstance(index, Integral):
             raise ValidationError(f"A revision index is an integer, got {shown(index)}.",
                                   field="index", value=index)
+        index = int(index)
         found = index + latest + 1 if index < 0 else index
         if not 0 <= found <= latest:
             raise NotFoundError(f"Case {self.case_id} has no revision {index}; it has 0 to"

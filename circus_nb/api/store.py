@@ -471,7 +471,7 @@ class Store(CaseMethods):
                    "imported_from": imported_from, "imported_to": imported_to}
         sort = check_sort([] if sort is None else sort,
                           list(search_sql.SERIES_RESULT)) or ["-imported_at"]
-        check_page(limit, offset)
+        limit, offset = check_page(limit, offset)
         rights, filters = self._series_scope(filters, sort, "search_series")
         frame = search_sql.search_series(self._db(), filters, sorted(rights.domains), sort,
                                          limit, offset)

@@ -229,3 +229,14 @@ def test_bad_values_inside_items_are_circus_errors(world, where, bad):
         assert snapshot(world.store) == before
     else:
         assert not any(bad is never for never in NEVER), f"{where}: accepted"
+
+
+def test_numpy_integers_are_integers(world):
+    import numpy as np
+
+    one, zero = np.int64(1), np.int64(0)
+    assert len(world.store.search_series(limit=one, offset=zero)) == 1
+    assert len(world.store.search_cases(limit=one, offset=zero)) == 1
+    assert world.case.revision(zero).index == 0
+    assert world.case.volume(i=zero, revision=zero).shape == world.case.volume().shape
+    assert world.store.series(world.uid).thumbnail(one, size=np.int64(8)).shape[0] <= 8
