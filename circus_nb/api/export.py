@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._process import alive
 from ..dicom.sources import DISK_FULL
 from ..domain.case import Revision, SeriesEntry
 from ..domain.series import Volume
@@ -317,20 +318,10 @@ def _remove_dead_parts(folder: Path) -> list[str]:
     with os.scandir(folder) as entries:
         for entry in entries:
             found = _PART.match(entry.name)
-            if found and found["host"] == host and not _alive(int(found["pid"])):
+            if found and found["host"] == host and not alive(int(found["pid"])):
                 Path(entry.path).unlink(missing_ok=True)
                 removed.append(entry.name)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
 
 
 def _write_atomically(target: Path, archive: str, files: Files) -> None:

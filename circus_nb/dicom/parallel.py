@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from .._process import alive
 from .header import Header, read_headers
 
 __all__ = ["SERIAL_BELOW", "read_header_chunks", "start_workers", "stop_workers"]
@@ -151,27 +152,11 @@ def _exit_with(pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
-        while _alive(pid):
+        while alive(pid):
             time.sleep(0.5)
         os._exit(0)
 
     threading.Thread(target=watch, daemon=True, name="circus-nb-parent-watch").start()
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` runs. A killed process that its parent has not reaped yet
-    (a zombie) still answers ``kill(pid, 0)``, and each worker holds the pipe that keeps
-    the forkserver up, so on Linux the process state decides."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in (b"Z", b"X")
 
 
 def _stop(pool: ProcessPoolExecutor, terminate: bool) -> None:

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from circus_nb._process import alive
 from circus_nb.dicom import parallel
 from circus_nb.dicom.header import Header
 
@@ -95,11 +96,11 @@ def test_a_killed_importer_that_is_not_reaped_yet_counts_as_gone():
     # workers still holding that output must not wait for the reaping: a deadlock.
     child = subprocess.Popen([sys.executable, "-c", "import os; os._exit(3)"])
     deadline = time.monotonic() + 10
-    while parallel._alive(child.pid):  # a zombie until waited for
+    while alive(child.pid):  # a zombie until waited for
         assert time.monotonic() < deadline, "a dead, unreaped process counts as alive"
         time.sleep(0.05)
     assert child.wait() == 3
-    assert parallel._alive(os.getpid())
+    assert alive(os.getpid())
 
 
 def test_python_exits_quietly_while_workers_are_still_starting():
