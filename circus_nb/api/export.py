@@ -58,8 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._process import alive
-from ..dicom.sources import DISK_FULL
+from .._system import DISK_FULL, alive
 from ..domain.case import Revision, SeriesEntry
 from ..domain.series import Volume
 from ..domain.values import check_int, check_names, shown

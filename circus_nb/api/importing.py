@@ -47,9 +47,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .._repr import card_html, card_text, table_html
+from .._system import DISK_FULL
 from ..dicom.header import Header, read_header
 from ..dicom.parallel import SERIAL_BELOW, read_header_chunks, start_workers, stop_workers
-from ..dicom.sources import DISK_FULL, Source, expand, require_paths
+from ..dicom.sources import Source, expand, require_paths
 from ..domain.series import file_change
 from ..domain.values import shown, text_problem
 from ..errors import CircusError, ValidationError

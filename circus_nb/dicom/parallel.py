@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from .._process import alive
+from .._system import alive
 from .header import Header, read_headers
 
 __all__ = ["SERIAL_BELOW", "read_header_chunks", "start_workers", "stop_workers"]

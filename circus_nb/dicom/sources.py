@@ -20,7 +20,6 @@ import forever.
 
 from __future__ import annotations
 
-import errno
 import itertools
 import os
 import shutil
@@ -33,13 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
+from .._system import DISK_FULL
 from ..errors import NotFoundError
 
-__all__ = ["DISK_FULL", "NotARegularFile", "Source", "expand", "open_regular", "printable_path",
+__all__ = ["NotARegularFile", "Source", "expand", "open_regular", "printable_path",
            "require_paths"]
 
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # errors that mean: no room left to write
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
           (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
 

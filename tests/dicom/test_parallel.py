@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from circus_nb._process import alive
+from circus_nb._system import alive
 from circus_nb.dicom import parallel
 from circus_nb.dicom.header import Header
 

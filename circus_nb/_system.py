@@ -1,5 +1,6 @@
-"""Whether a process still runs (for workers watching their importer, and for telling
-the leftovers of a dead export from an export in progress).
+"""Facts of the operating system the store layers share: whether a process still runs
+(workers watch their importer; a dead export's leftovers are told from a live one's),
+and which errors mean a full disk.
 
 >>> import os
 >>> alive(os.getpid())
@@ -8,9 +9,12 @@ True
 
 from __future__ import annotations
 
+import errno
 import os
 
-__all__ = ["alive"]
+__all__ = ["DISK_FULL", "alive"]
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # errors that mean: no room left to write
 
 
 def alive(pid: int) -> bool:
