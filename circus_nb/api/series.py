@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._repr import card_html, card_text
-from ..dicom.pixels import read_display, read_frames, read_image
+from ..dicom.pixels import frame_count, read_display, read_frames, read_image
 from ..domain.geometry import head_first_order, pixel_spacing, slice_pitch
 from ..domain.image_range import ImageRange
 from ..domain.partial_volume import PartialVolume
@@ -138,7 +138,7 @@ class Series:
             raise CircusError(f"Series {self.series_uid} has no image size (its first image has"
                               " no Rows and Columns: no pixel data?), so it makes no volume.",
                               field="series_uid", value=self.series_uid)
-        frames = _count(self.parameters.get("NumberOfFrames"))
+        frames = frame_count(self.parameters.get("NumberOfFrames"))
         if frames > 1 and len(pv) > 1:
             raise CircusError(
                 f"Series {self.series_uid} is made of multi-frame images ({frames} frames"
@@ -363,14 +363,6 @@ class Series:
 def _position(row: Any) -> tuple[float, float, float] | None:
     values = (row.position_x, row.position_y, row.position_z)
     return None if any(v is None or pd.isna(v) for v in values) else tuple(map(float, values))
-
-
-def _count(value: Any) -> int:
-    """A NumberOfFrames value as a count (1 when absent or malformed)."""
-    try:
-        return max(int(value), 1) if value not in (None, "") else 1
-    except (TypeError, ValueError):
-        return 1
 
 
 def _memory_limit() -> int | None:

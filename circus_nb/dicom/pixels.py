@@ -23,7 +23,7 @@ from pydicom.pixels import apply_color_lut, pixel_array
 
 from ..errors import CircusError
 
-__all__ = ["Frames", "read_display", "read_frames", "read_image"]
+__all__ = ["Frames", "frame_count", "read_display", "read_frames", "read_image"]
 
 Point = tuple[float, float, float]
 
@@ -42,7 +42,7 @@ def read_image(path: str | os.PathLike, out: np.ndarray | None = None) -> np.nda
     """
     pixels, meta = _decode(path)
     _require_grayscale(path, meta)
-    frames = _int(meta.get("NumberOfFrames")) or 1
+    frames = frame_count(meta.get("NumberOfFrames"))
     if frames > 1 or pixels.ndim != 2:
         raise _fail(path, f"it holds {frames} frames; a range of several images takes"
                     " single-frame images. Choose this image alone, as (n, n, 1), to read its"
@@ -118,7 +118,7 @@ def read_display(path: str | os.PathLike) -> np.ndarray:
         Naming the file and the reason: unreadable, no pixel data, a decoder failure.
     """
     pixels, meta = _decode(path, index=0)
-    count = _int(meta.get("NumberOfFrames")) or 1
+    count = frame_count(meta.get("NumberOfFrames"))
     if count > 1:
         pixels, meta = _decode(path, index=count // 2)
     photometric = str(meta.get("PhotometricInterpretation", ""))
@@ -258,6 +258,16 @@ def _fail(path: str | os.PathLike, reason: str, ds: Dataset | None = None) -> Ci
     named = f" (transfer syntax {syntax.name} {syntax})" if syntax is not None else ""
     return CircusError(f"Cannot load the pixels of {os.fspath(path)}{named}: {reason}",
                        field="path", value=os.fspath(path))
+
+
+def frame_count(value: object) -> int:
+    """A NumberOfFrames value as a count: 1 when absent, malformed or below 1.
+
+    >>> frame_count("10"), frame_count(None), frame_count("1A"), frame_count(-3)
+    (10, 1, 1, 1)
+    """
+    count = _int(value)
+    return count if count is not None and count > 1 else 1
 
 
 def _int(value: object) -> int | None:
