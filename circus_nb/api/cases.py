@@ -49,7 +49,7 @@ import pandas as pd
 
 from .._repr import card_html, card_text, table_html
 from ..domain.case import Revision, SeriesEntry, diff_revisions
-from ..domain.labels import check_label
+from ..domain.labels import Label, check_label
 from ..domain.project import Project
 from ..domain.schema import validate_attributes
 from ..domain.series import Volume
@@ -245,7 +245,6 @@ class Case:
         NotFoundError
             If there is no revision ``to``.
         """
-        self._require_write()
         old = self.revision(to)
         if description is None or description == "":
             description = f"Reverted to revision {old.index}."
@@ -275,7 +274,7 @@ class Case:
                 attributes = _checked_attributes(project, attributes, reverting)
             entries = latest.series if series is None else self._new_entries(series, latest,
                                                                               project)
-            entries = _check_labels(entries, project, self._store)
+            entries = _check_labels(entries, project, self._store, stored=latest)
             return self._append(con, latest.index + 1, description, status or latest.status,
                                 latest.attributes if attributes is None else attributes,
                                 entries)
@@ -388,19 +387,29 @@ def _checked_attributes(project: Project, attributes: Any, reverting: Revision |
     return validate_attributes(None, attributes)
 
 
-def _check_labels(entries: Sequence[SeriesEntry], project: Project, store: Store
-                  ) -> list[SeriesEntry]:
-    """The entries with every label checked in full (see ``check_label``) and normalised."""
+def _check_labels(entries: Sequence[SeriesEntry], project: Project, store: Store,
+                  stored: Revision | None = None) -> list[SeriesEntry]:
+    """The entries with every label checked in full (see ``check_label``) and normalised.
+
+    A label exactly as it is in the ``stored`` revision (its data names its series
+    entry's shape and its mask's hash) was checked when it was stored, and its mask is
+    checked against that hash whenever it is read, so it is not read and checked again:
+    a save that changes only the status stays fast. Label attributes are checked against
+    the project's schema of today either way.
+    """
     schema = project.label_attributes_schema
+    known = [lb.to_json() for e in (stored.series if stored else ()) for lb in e.labels]
     checked = []
     for entry in entries:
         shape = None
         labels = []
         for label in entry.labels:
-            label = check_label(label)
+            carried = isinstance(label, Label) and label.to_json() in known
+            if not carried:
+                label = check_label(label)
             validate_attributes(schema, label.attributes)
             labels.append(label)
-            if label.type != "voxel":
+            if label.type != "voxel" or carried:  # a carried label's shape was checked
                 continue
             if shape is None:  # multi-frame images: as many slices as frames
                 shape = list(store.series(entry.series_uid).volume_shape(entry.partial_volume))

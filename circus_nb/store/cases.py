@@ -43,11 +43,14 @@ def append_revision(con: Con, case_id: str, revision: Revision) -> None:
           e.partial_volume.end, e.partial_volume.delta,
           json.dumps([label.to_json() for label in e.labels])]
          for position, e in enumerate(revision.series)])
-    for entry in revision.series:
-        for label in entry.labels:
-            if label.type == "voxel":
-                con.execute("INSERT INTO blobs VALUES (?, ?) ON CONFLICT DO NOTHING",
-                            [label.data["blob"], _hashed_blob(label)])
+    voxels = {label.data["blob"]: label for entry in revision.series
+              for label in entry.labels if label.type == "voxel"}
+    if voxels:  # a mask already stored (by an earlier revision, any case) is not read again
+        present = {row[0] for row in con.execute(
+            "SELECT hash FROM blobs WHERE list_contains(?, hash)", [list(voxels)]).fetchall()}
+        for digest, label in voxels.items():
+            if digest not in present:
+                con.execute("INSERT INTO blobs VALUES (?, ?)", [digest, _hashed_blob(label)])
     con.execute("UPDATE cases SET latest = ?, status = ?, description = ?, first_series_uid = ?,"
                 " updated_at = ? WHERE case_id = ?",
                 [revision.index, revision.status, revision.description,

@@ -116,8 +116,14 @@ def test_a_damaged_stored_mask_reads_as_a_circus_error(cases, case, tmp_path):
     with pytest.raises(cnb.CircusError, match="is damaged in the catalog"):
         cases.export_cases(case.case_id, out / "case.zip")
     assert list(out.iterdir()) == []
+    # A save carries the label as it is stored (by its hash, not read again): no new
+    # damage, and every read of the mask still says what is wrong.
+    carried = case.save("keeps the label").series[0].labels[0]
     with pytest.raises(cnb.CircusError, match="is damaged in the catalog"):
-        case.save("keeps the damaged label")  # every label is checked before it is stored
+        carried.mask()
+    fresh = cnb.Label.voxel(_mask(case) & False, name="other")
+    with pytest.raises(cnb.CircusError, match="is damaged in the catalog"):  # a new label set
+        _with_labels(case, dataclasses.replace(stored, name="renamed"), fresh)
 
 
 def test_a_mask_whose_bytes_do_not_inflate_reads_as_a_circus_error():
