@@ -433,8 +433,7 @@ def import_dicom(catalog: Catalog, paths: str | os.PathLike | Iterable, domain: 
     started = time.perf_counter()
     try:
         with _import_lock(catalog):
-            staging_files.recover(catalog.root, lambda found: series_sql.managed_paths(
-                catalog.con, found))  # what imports killed before they finished left
+            catalog.recover_staging()  # another process may have died importing
             rows = _import(catalog, paths, domain, mode, told)
     finally:
         told.close()

@@ -218,8 +218,8 @@ class Catalog:
         catalog = cls(root, connect(file, read_only=read_only), read_only=read_only)
         try:
             migrate(catalog.con, read_only=read_only, where=str(root))
-            if not read_only:  # what imports killed before they finished left behind
-                staging.recover(root, lambda paths: managed_paths(catalog.con, paths))
+            if not read_only:
+                catalog.recover_staging()
         except duckdb.IOException as e:  # a block past the end of a truncated file
             catalog.close()
             raise damaged(file, e) from None
@@ -227,6 +227,11 @@ class Catalog:
             catalog.close()
             raise
         return catalog
+
+    def recover_staging(self) -> None:
+        """Remove what imports killed before they finished left behind: files placed
+        for a batch that no instance row points at, and stale staging folders."""
+        staging.recover(self.root, lambda paths: managed_paths(self.con, paths))
 
     @property
     def data_dir(self) -> Path:
