@@ -6,8 +6,7 @@ the results (the browser says how many series match in all), pick a row to see i
 middle image and details, and press New Case to open a :class:`NewCaseForm` for it
 under the browser.
 
-The total comes from ``store.count_series(**filters)`` when the store has it; without
-it the browser knows the total only on the last page and says "more than N" before.
+The total comes from ``store.count_series(**filters)``, asked once per search.
 
 Every control has a Python method: ``search(**filters)``, ``next_page()``,
 ``previous_page()``, ``select(uid)``, ``new_case()``. The methods show an error in
@@ -301,12 +300,8 @@ class SeriesBrowser(widgets.VBox):
         self._update_patient_fields()
         offset = page * self.page_size
         frame = self.store.search_series(**self._filters, limit=self.page_size, offset=offset)
-        total = self._count(page, offset, frame)
-        has_next = (offset + len(frame) < total if total is not None else
-                    len(frame) == self.page_size and not self.store.search_series(
-                        **self._filters, limit=1, offset=offset + self.page_size).empty)
-        if total is None and not has_next:
-            total = offset + len(frame)  # the last page: now the total is known
+        total = self._count(page, frame)
+        has_next = offset + len(frame) < total
         self.page, self.results, self._has_next, self._total = page, frame, has_next, total
         if self._selected is not None and self._selected not in set(frame["series_uid"]):
             self._unselect()
@@ -317,26 +312,19 @@ class SeriesBrowser(widgets.VBox):
             self.message.show(f"Showing series {self._span()}.", "ok")
         return frame
 
-    def _count(self, page: int, offset: int, frame: pd.DataFrame) -> int | None:
-        """The number of matching series, or ``None`` when it is not known (yet)."""
+    def _count(self, page: int, frame: pd.DataFrame) -> int:
+        """The number of matching series (asked once per search, not per page)."""
         if page == 0 and len(frame) < self.page_size:
             return len(frame)  # one page holds them all: no need to ask
         if page > 0 and self._total is not None:
             return self._total  # the same search, another page
-        count = getattr(self.store, "count_series", None)
-        if count is None:
-            return None
         filters = {k: v for k, v in self._filters.items() if k != "sort"}
-        return int(count(**filters))
+        return self.store.count_series(**filters)
 
     def _span(self) -> str:
-        """``first-last of total`` of the page shown (``of more than last`` when the
-        total is not known)."""
+        """``first-last of total`` of the page shown."""
         first = self.page * self.page_size
-        last = first + len(self.results)
-        if self._total is not None:
-            return f"{first + 1}-{last} of {self._total}"
-        return f"{first + 1}-{last} of more than {last}"
+        return f"{first + 1}-{first + len(self.results)} of {self._total}"
 
     def _update_patient_fields(self) -> None:
         allowed = self.may_search_patients
