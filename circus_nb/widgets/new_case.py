@@ -60,7 +60,7 @@ class NewCaseForm(widgets.VBox):
         self.store = store
         self._entries: list[tuple[str, Any]] = []
         self._pending: str | None = None  # a series waiting for confirmation
-        self._created: tuple[tuple, Case] | None = None  # (what the form showed, the case)
+        self._created: tuple | None = None  # what the form showed when it made self.case
         self.case: Case | None = None
         self._build()
         super().__init__([self._project_row, self.table, self.editor_box, self._add_row,
@@ -240,7 +240,7 @@ class NewCaseForm(widgets.VBox):
                               " shows; change the series, a range, the tags or the project to"
                               " create another case.")
         case = self.store.create_case(self.project_id, self.entries, tags=self.tags)
-        self.case, self._created = case, (self._state(), case)
+        self.case, self._created = case, self._state()
         self._show_created(case)
         self._update_create()
         return case
@@ -248,7 +248,7 @@ class NewCaseForm(widgets.VBox):
     @property
     def created(self) -> bool:
         """Whether the case the form shows has just been created (Create is disabled)."""
-        return self._created is not None and self._created[0] == self._state()
+        return self._created is not None and self._created == self._state()
 
     def open_case_editor(self) -> CaseEditor:
         """Open the case just created in a :class:`CaseEditor` under the form.
