@@ -63,13 +63,12 @@ from ..errors import (
 )
 from ..store import cases as cases_sql
 from ..store.projects import load_project
-from ._checks import check_tags
 from .series import Series, as_partial_volume
 
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["Case", "check_tags", "resolve_entries"]
+__all__ = ["Case", "resolve_entries"]
 
 FIRST_DESCRIPTION = "Created new case."
 MAX_INDEX = 2**31 - 1  # revision and entry indices
