@@ -189,8 +189,9 @@ class RangeEditor(widgets.VBox):
             could not be shown in the fields is accepted as it is.
         """
         if not self.valid and not self._fields_untouched:
+            ways = "Auto or Cancel" if self._cancel_handlers else "Auto"
             raise CircusError(f"The range cannot be used: {self.problem} Correct it, or press"
-                              " Auto or Cancel.")
+                              f" {ways}.")
         for handler in self._ok_handlers:
             handler(self._value)
         return self._value
