@@ -39,7 +39,8 @@ import numpy as np
 from ..errors import CircusError, ValidationError
 from .values import check_color, check_json, shown, text_problem
 
-__all__ = ["LABEL_TYPES", "Label", "check_label", "pack_mask", "unpack_mask"]
+__all__ = ["LABEL_TYPES", "Label", "check_label", "check_label_name", "pack_mask",
+           "unpack_mask"]
 
 # type -> the keys its data holds besides color and alpha, each (name, length)
 _SHAPES: dict[str, tuple[tuple[str, int], ...]] = {
@@ -170,7 +171,7 @@ class Label:
             hint = " Use Label.voxel(mask) for masks." if type == "voxel" else ""
             raise ValidationError(f"Unknown label type {shown(type)}; types are {known}.{hint}",
                                   field="type", value=type)
-        return cls(type, _shape_data(type, data), _name(name), _attributes(attributes))
+        return cls(type, _shape_data(type, data), check_label_name(name), _attributes(attributes))
 
     @classmethod
     def point(cls, location: Sequence[float], name: str | None = None, color: str = "#ff0000",
@@ -208,7 +209,7 @@ class Label:
         data = {"shape": list(mask.shape), "origin": origin,
                 "size": [b - a for a, b in zip(origin, end, strict=True)],
                 "blob": hashlib.sha256(blob).hexdigest(), "color": color, "alpha": alpha}
-        return cls("voxel", data, _name(name), _attributes(attributes), blob)
+        return cls("voxel", data, check_label_name(name), _attributes(attributes), blob)
 
     def packed(self) -> bytes:
         """The compressed cropped mask of a voxel label."""
@@ -257,7 +258,8 @@ class Label:
         return f"<Label {self.type}{name} {self.data.get('color')}>"
 
 
-def _name(name: Any) -> str | None:
+def check_label_name(name: Any) -> str | None:
+    """``name`` if it is a label name (``None`` or one line of at most 128 characters)."""
     if name is not None and (not isinstance(name, str) or len(name) > 128
                              or text_problem(name, line=True)):
         raise ValidationError(f"A label name is one line of text of at most 128 characters,"
@@ -360,7 +362,7 @@ def check_label(label: Any) -> Label:
     if not isinstance(label.type, str) or label.type not in LABEL_TYPES:
         raise ValidationError(f"Unknown label type {shown(label.type)}; types are"
                               f" {', '.join(LABEL_TYPES)}.", field="type", value=label.type)
-    name, attributes = _name(label.name), _attributes(label.attributes)
+    name, attributes = check_label_name(label.name), _attributes(label.attributes)
     if label.type == "voxel":
         data, packed = _check_voxel(label)
         # keep the bytes just checked: the save stores exactly those

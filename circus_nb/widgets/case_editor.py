@@ -22,7 +22,6 @@ Tags are not versioned, so the tags editor applies each change at once
 
 from __future__ import annotations
 
-import json
 import warnings
 from html import escape
 from typing import Any
@@ -42,12 +41,12 @@ from ..errors import (
     ValidationError,
 )
 from ._common import Guard, Message, TagPicker, button, labelled, run_and_show, table_html
+from ._form import AttributesForm
 
 __all__ = ["CaseEditor"]
 
 DEFAULT_DESCRIPTION = "Edited."
 _WIDE = {"description_width": "160px"}
-_UNSET = "(not set)"
 
 
 def _date(value: Any) -> str:
@@ -58,44 +57,6 @@ def _revision_label(rev: Any) -> str:
     """``#i  date  status  description  creator`` for pickers (rev: Revision or a row)."""
     return (f"#{rev.index}  {_date(rev.date)}  [{rev.status}]  {rev.description}"
             f"  — {rev.creator}")
-
-
-def _number_text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _parse_number(text: str, kind: str) -> Any:
-    """The number typed, ``None`` when empty; unparsable text is returned as is, so that
-    validation reports it (``must be an integer, got 'abc'``)."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return int(number) if kind == "integer" and number.is_integer() else number
-
-
-def _field_control(key: str, spec: dict[str, Any], required: bool) -> widgets.Widget:
-    """One control for one schema property; its description is the label."""
-    label = (spec.get("title") or key) + (" *" if required else "")
-    common = {"description": label, "style": _WIDE, "tooltip": spec.get("description", ""),
-              "layout": widgets.Layout(width="460px")}
-    kind = spec["type"]
-    if kind == "boolean":
-        return widgets.Checkbox(value=False, indent=True, **common)
-    if kind == "string" and "enum" in spec:
-        return widgets.Dropdown(options=[(_UNSET, None), *((v, v) for v in spec["enum"])],
-                                value=None, **common)
-    placeholder = {"number": "a number", "integer": "a whole number"}.get(kind, "")
-    if "default" in spec:
-        placeholder = f"default: {spec['default']}"
-    return widgets.Text(value="", placeholder=placeholder, continuous_update=True, **common)
 
 
 class CaseEditor(widgets.VBox):
@@ -123,7 +84,6 @@ class CaseEditor(widgets.VBox):
         self.project = store.project(self.case.project_id)
         self.schema = self.project.case_attributes_schema
         self._quiet = Guard()
-        self._bool_present: set[str] = set()
         self._tags: list[str] = []
         self._loaded_state: Any = None
         self._base = -1
@@ -151,21 +111,8 @@ class CaseEditor(widgets.VBox):
         self.opened_html = widgets.HTML()
         self.dirty_html = widgets.HTML()
         self._state_row = widgets.HBox([self.opened_html, self.dirty_html])
-        self.fields: dict[str, widgets.Widget] = {}
-        self._kinds: dict[str, str] = {}
-        self.json_input: widgets.Textarea | None = None
-        if self.schema is None:
-            self.json_input = widgets.Textarea(description="Attributes (JSON)", style=_WIDE,
-                                               layout=widgets.Layout(width="460px",
-                                                                     height="120px"))
-            controls: list[widgets.Widget] = [self.json_input]
-        else:
-            required = set(self.schema.get("required", []))
-            for key, spec in self.schema.get("properties", {}).items():
-                self.fields[key] = _field_control(key, spec, key in required)
-                self._kinds[key] = spec["type"]
-            controls = list(self.fields.values())
-        self.form = widgets.VBox([widgets.HTML("<b>Attributes</b>"), *controls])
+        self.form = AttributesForm(self.schema)
+        self.fields, self.json_input = self.form.fields, self.form.json_input
         self.status_input = widgets.Combobox(description="Status", style=_WIDE,
                                              ensure_option=False,
                                              layout=widgets.Layout(width="460px"))
@@ -195,10 +142,9 @@ class CaseEditor(widgets.VBox):
             children=[self.history_html, widgets.VBox([widgets.HBox([self.diff_a, self.diff_b]),
                                                        self.diff_html])],
             titles=("History", "Differences between two revisions"))
-        for control in (*self.fields.values(), self.json_input, self.status_input,
-                        self.description_input):
-            if control is not None:
-                control.observe(lambda _: self._update(), "value")
+        self.form.on_change(self._update)
+        for control in (self.status_input, self.description_input):
+            control.observe(lambda _: self._update(), "value")
         self.revision_picker.observe(self._on_pick, "value")
         self.reload_button.on_click(lambda _: run_and_show(self.message, self.reload))
         self.save_button.on_click(lambda _: self._save_clicked())
@@ -227,38 +173,11 @@ class CaseEditor(widgets.VBox):
 
         Raises ``ValidationError`` only when the JSON text (no schema) does not parse.
         """
-        if self.json_input is not None:
-            try:
-                value = json.loads(self.json_input.value or "{}")
-            except json.JSONDecodeError as e:
-                raise ValidationError(f"Attributes are not valid JSON ({e}). Write an object"
-                                      ' such as {"grade": 2}.', field="attributes",
-                                      value=self.json_input.value) from None
-            return value
-        required = set(self.schema.get("required", []))
-        result: dict[str, Any] = {}
-        for key, control in self.fields.items():
-            kind = self._kinds[key]
-            if kind == "boolean":
-                if control.value or key in required or key in self._bool_present:
-                    result[key] = bool(control.value)
-                continue
-            value = (_parse_number(control.value, kind) if kind in ("number", "integer")
-                     else control.value)
-            if value is not None and value != "":
-                result[key] = value
-        return result
+        return self.form.value
 
     @attributes.setter
     def attributes(self, values: dict[str, Any]) -> None:
-        if self.schema is not None:
-            unknown = sorted(set(values) - set(self.fields))
-            if unknown:
-                raise ValidationError(
-                    f"attributes.{unknown[0]} is not defined by the project's schema"
-                    f" (defined: {', '.join(self.fields) or 'none'}).",
-                    field=f"attributes.{unknown[0]}", value=values[unknown[0]])
-        self._fill(values)
+        self.form.value = values
         self._update()
 
     @property
@@ -455,43 +374,19 @@ class CaseEditor(widgets.VBox):
     # -- keeping the view in step -----------------------------------------------------------
 
     def _state(self) -> tuple:
-        if self.json_input is not None:
-            attributes: Any = self.json_input.value
-        else:
-            attributes = tuple((k, c.value) for k, c in self.fields.items())
-        return attributes, tuple(sorted(self._bool_present)), self.status
+        return self.form.state(), self.status
 
     def _series_to_save(self) -> list | None:
         """The series Save passes: ``None`` (keep the latest's) unless an old revision is
         open, whose series are saved with it."""
         return None if self.opened.index == self._base else list(self.opened.series)
 
-    def _fill(self, values: dict[str, Any]) -> None:
-        """Show ``values`` in the attribute controls."""
-        with self._quiet():
-            if self.json_input is not None:
-                self.json_input.value = json.dumps(values, indent=2, ensure_ascii=False)
-                return
-            self._bool_present = {k for k in values if self._kinds.get(k) == "boolean"}
-            for key, control in self.fields.items():
-                value, kind = values.get(key), self._kinds[key]
-                if kind == "boolean":
-                    control.value = value is True
-                elif isinstance(control, widgets.Dropdown):
-                    if value is not None and value not in [v for _, v in control.options]:
-                        control.options = [*control.options, (str(value), value)]
-                    control.value = value
-                elif kind in ("number", "integer"):
-                    control.value = _number_text(value)
-                else:
-                    control.value = "" if value is None else str(value)
-
     def _load(self, revision: Revision) -> None:
         dropped = self._opened is not None and self.dirty
         if revision.index not in [v for _, v in self.revision_picker.options]:
             self._refresh_case()  # saved elsewhere since: list it (the base stays)
         self._opened = revision
-        self._fill(revision.attributes)
+        self.form.show(revision.attributes)
         with self._quiet():
             self.status_input.value = revision.status
             self.revision_picker.value = revision.index
