@@ -29,6 +29,14 @@ DEMO_SCHEMA = {
     },
     "required": ["finding"],
 }
+DEMO_LABEL_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "kind": {"type": "string", "enum": ["solid", "part-solid", "ground-glass"],
+                 "title": "Kind"},
+        "malignant": {"type": "boolean", "title": "Malignant"},
+    },
+}
 
 
 def add_demo_accounts(store: Store) -> Project:
@@ -38,6 +46,7 @@ def add_demo_accounts(store: Store) -> Project:
         "Synthetic chest CT and MR studies for trying circus_nb.",
         tags=[("nodule", "#e6194b"), ("follow-up", "#4363d8"), ("teaching", "#3cb44b")],
         case_attributes_schema=DEMO_SCHEMA,
+        label_attributes_schema=DEMO_LABEL_SCHEMA,
         window_presets=[("lung", -600, 1500), ("mediastinum", 40, 400), ("bone", 400, 1800)],
     )
     store.add_group("researchers", domains=["default"])

@@ -130,8 +130,8 @@ def screenshot(tmp_path):
 
 
 OPEN_STORE = ["import circus_nb as cnb",
-              "from circus_nb.widgets import CaseEditor, ImportPanel, NewCaseForm,"
-              " SeriesBrowser",
+              "from circus_nb.widgets import CaseEditor, CaseViewer, ImportPanel,"
+              " NewCaseForm, SeriesBrowser",
               f'store = cnb.Store.open("store", user="{USER}")']
 
 
@@ -140,6 +140,7 @@ class Workspace:
     root: Path
     store: Path
     case_id: str  # a case made before the server starts, for the CaseEditor test
+    ct_case_id: str  # a case of the demo's lung CT, for the CaseViewer test
     to_import: Path  # a folder of 4 DICOM files and a readme, for the ImportPanel test
 
     def open_store(self) -> cnb.Store:
@@ -164,6 +165,8 @@ def workspace(tmp_path_factory, chromium_path) -> Iterator[Workspace]:
         project_id = store.projects(role="write")["project_id"][0]
         uid = store.search_series(description="localizer")["series_uid"][0]
         case_id = store.create_case(project_id, [uid]).case_id
+        ct_uid = store.search_series(description="lung")["series_uid"][0]
+        ct_case_id = store.create_case(project_id, [ct_uid]).case_id
     notebooks = store_path.parent
     write_notebook(notebooks / "new_case.ipynb", [
         *OPEN_STORE,
@@ -172,6 +175,9 @@ def workspace(tmp_path_factory, chromium_path) -> Iterator[Workspace]:
     write_notebook(notebooks / "case_editor.ipynb", [
         *OPEN_STORE,
         f'editor = CaseEditor(store, "{case_id}"); editor'])
+    write_notebook(notebooks / "case_viewer.ipynb", [
+        *OPEN_STORE,
+        f'viewer = CaseViewer(store, "{ct_case_id}"); viewer'])
     to_import = root / "to_import"
     cnb.sample.write_ct_series(to_import, n=4, size=16, description="Imported in the browser")
     (to_import / "readme.txt").write_text("Notes that came with the images.")
@@ -179,7 +185,7 @@ def workspace(tmp_path_factory, chromium_path) -> Iterator[Workspace]:
         *OPEN_STORE,
         "browser = SeriesBrowser(store, page_size=2); browser",
         "panel = ImportPanel(store); panel"])
-    yield Workspace(root, store_path, case_id, to_import)
+    yield Workspace(root, store_path, case_id, ct_case_id, to_import)
     shutil.rmtree(root, ignore_errors=True)
 
 
