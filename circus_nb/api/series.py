@@ -194,6 +194,39 @@ class Series:
                                        [("SliceThickness", self.parameters.get("SliceThickness"))])
         return Volume(array, tuple(numbers), spacing, positions, self.series_uid, notes=notes)
 
+    def dicom_window(self, pv: Any = "auto") -> tuple[float, float] | None:
+        """The (center, width) the files state for range ``pv``, or ``None``.
+
+        The window of the middle image of the range (of the range's images in its
+        order, the upper middle for an even count), as recorded at import: the first
+        WindowCenter and WindowWidth where a file gives several. ``None`` when that
+        image has none, or its width is not a positive number. It is the ``dicom``
+        source of a project's ``window_priority``
+        (:func:`~circus_nb.domain.window.choose_window`).
+
+        >>> import circus_nb as cnb
+        >>> store = cnb.demo_store()
+        >>> lung = store.search_series(description="lung")["series_uid"][0]
+        >>> store.series(lung).dicom_window()
+        (-600.0, 1500.0)
+        >>> store.close()
+
+        Raises
+        ------
+        ValidationError
+            For a range the series does not hold (see :meth:`partial_volume`).
+        """
+        pv = self.partial_volume(pv)
+        middle = pv.start + (pv.count // 2) * pv.delta
+        row = series_sql.instances_frame(self._con(), self.series_uid, [middle]).iloc[0]
+        center, width = row["window_center"], row["window_width"]
+        if pd.isna(center) or pd.isna(width):
+            return None
+        center, width = float(center), float(width)
+        if not (math.isfinite(center) and math.isfinite(width) and width > 0):
+            return None
+        return center, width
+
     def _one_image_volume(self, row: Any) -> Volume:
         """The frames of one file as slices (one slice for a single-frame file)."""
         path = self._checked_file(row)

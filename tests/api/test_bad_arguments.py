@@ -110,6 +110,7 @@ SERIES_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
     "partial_volume": lambda w: {"spec": "auto"},
     "volume_shape": lambda w: {"pv": "auto"},
     "volume": lambda w: {"pv": "auto"},
+    "dicom_window": lambda w: {"pv": "auto"},
     "thumbnail": lambda w: {"instance_number": 1, "size": 16},
     "draw_thumbnails": lambda w: {"pv": "auto", "count": 2, "size": 16, "ax": None},
 }
