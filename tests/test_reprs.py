@@ -29,7 +29,8 @@ def test_project_text_and_html_show_the_same_rows(store):
     assert repr(p) == f"<Project 'Lung <b>' id={p.project_id} tags=1>"
     html, text = p._repr_html_(), str(p)
     assert "&lt;b&gt;" in html and "<b>Lung" not in html  # escaped
-    for label in ("project_id", "description", "tags", "case attributes", "window presets"):
+    for label in ("project_id", "description", "tags", "case attributes", "window presets",
+                  "window priority"):
         assert label in html and label in text
     assert "desc &amp; more" in html and "desc & more" in text
 

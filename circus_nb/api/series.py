@@ -15,7 +15,14 @@ import pandas as pd
 
 from .._repr import card_html, card_text
 from ..dicom.pixels import frame_count, read_display, read_frames, read_image
-from ..domain.geometry import head_first_order, pixel_spacing, slice_pitch
+from ..domain.geometry import (
+    Fallback,
+    common_orientation,
+    head_first_order,
+    orientation_cosines,
+    pixel_spacing,
+    slice_pitch,
+)
 from ..domain.image_range import ImageRange
 from ..domain.partial_volume import PartialVolume
 from ..domain.series import Volume, auto_partial_volume, file_change
@@ -158,6 +165,10 @@ class Series:
         that is absent is unknown, one that is not a positive number is plainly
         wrong: either way the volume still loads, ``volume.notes`` says which
         spacing is a guess, and a wrong value also warns (``CircusWarning``).
+        ``orientation`` is the ImageOrientationPatient the slices share (for frames:
+        the file's), ``None`` when unknown; images that differ in it give ``None``
+        too, with a note and a warning. ``volume.affine`` places the voxels in the
+        patient (mm).
 
         Every file is checked against the size and modification time recorded at
         import before its pixels are read.
@@ -189,21 +200,58 @@ class Series:
         for i, file in enumerate(files[1:], start=1):
             read_image(file, out=array[i])  # straight into the volume: no copies
         positions = tuple(_position(r) for r in rows.itertuples())
+        orientation, orientation_note = common_orientation(list(rows["orientation"]), numbers)
         spacing, notes = self._spacing(self.parameters.get("PixelSpacing"), positions,
                                        rows["orientation"].iloc[0],
-                                       [("SliceThickness", self.parameters.get("SliceThickness"))])
-        return Volume(array, tuple(numbers), spacing, positions, self.series_uid, notes=notes)
+                                       [("SliceThickness", self.parameters.get("SliceThickness"))],
+                                       orientation_note)
+        return Volume(array, tuple(numbers), spacing, positions, self.series_uid, notes=notes,
+                      orientation=orientation)
+
+    def dicom_window(self, pv: Any = "auto") -> tuple[float, float] | None:
+        """The (center, width) the files state for range ``pv``, or ``None``.
+
+        The window of the middle image of the range (of the range's images in its
+        order, the upper middle for an even count), as recorded at import: the first
+        WindowCenter and WindowWidth where a file gives several. ``None`` when that
+        image has none, or its width is not a positive number. It is the ``dicom``
+        source of a project's ``window_priority``
+        (:func:`~circus_nb.domain.window.choose_window`).
+
+        >>> import circus_nb as cnb
+        >>> store = cnb.demo_store()
+        >>> lung = store.search_series(description="lung")["series_uid"][0]
+        >>> store.series(lung).dicom_window()
+        (-600.0, 1500.0)
+        >>> store.close()
+
+        Raises
+        ------
+        ValidationError
+            For a range the series does not hold (see :meth:`partial_volume`).
+        """
+        pv = self.partial_volume(pv)
+        middle = pv.start + (pv.count // 2) * pv.delta
+        row = series_sql.instances_frame(self._con(), self.series_uid, [middle]).iloc[0]
+        center, width = row["window_center"], row["window_width"]
+        if pd.isna(center) or pd.isna(width):
+            return None
+        center, width = float(center), float(width)
+        if not (math.isfinite(center) and math.isfinite(width) and width > 0):
+            return None
+        return center, width
 
     def _one_image_volume(self, row: Any) -> Volume:
         """The frames of one file as slices (one slice for a single-frame file)."""
         path = self._checked_file(row)
         frames = read_frames(path)
         number = int(row.Index)
+        orientation = orientation_cosines(frames.orientation)
         if len(frames.array) == 1:  # the catalog's position: the one auto was decided on
             spacing, notes = self._spacing(frames.pixel_spacing, (_position(row),), None,
                                            [("SliceThickness", frames.slice_thickness)])
             return Volume(frames.array, (number,), spacing, (_position(row),), self.series_uid,
-                          notes=notes)
+                          notes=notes, orientation=orientation)
         try:
             order = head_first_order(frames.positions, frames.orientation)
         except ValueError as e:
@@ -218,7 +266,8 @@ class Series:
             [("SpacingBetweenSlices", frames.spacing_between_slices),
              ("SliceThickness", frames.slice_thickness)])
         return Volume(frames.array[order], (number,) * len(order), spacing, positions,
-                      self.series_uid, frame_numbers=tuple(i + 1 for i in order), notes=notes)
+                      self.series_uid, frame_numbers=tuple(i + 1 for i in order), notes=notes,
+                      orientation=orientation)
 
     def _require_one_size(self, numbers: list[int], sizes: list[tuple]) -> None:
         odd = next((i for i, size in enumerate(sizes) if size != sizes[0]), None)
@@ -230,12 +279,13 @@ class Series:
                 " same-sized images.", value=numbers[odd])
 
     def _spacing(self, pixel: Any, positions: tuple, orientation: Any,
-                 candidates: list[tuple[str, Any]]
+                 candidates: list[tuple[str, Any]], *other_notes: Fallback | None
                  ) -> tuple[tuple[float, float, float], tuple[str, ...]]:
-        """(z, y, x) spacing and the notes on what is a guess; warns on a wrong value."""
+        """(z, y, x) spacing and the notes on what is a guess (with ``other_notes``, such
+        as the orientation's); warns on a wrong value."""
         (y, x), pixel_note = pixel_spacing(pixel)
         z, z_notes = slice_pitch(positions, orientation, candidates)
-        notes = [note for note in (pixel_note, *z_notes) if note is not None]
+        notes = [note for note in (pixel_note, *z_notes, *other_notes) if note is not None]
         for note in notes:
             if note.suspicious:
                 warnings.warn(f"Series {self.series_uid}: {note.text}", CircusWarning,

@@ -50,6 +50,7 @@ from ..domain.privileges import (
 )
 from ..domain.project import Project
 from ..domain.values import check_email, check_names, check_text, new_id, shown
+from ..domain.window import DEFAULT_WINDOW_PRIORITY
 from ..errors import ValidationError
 from ..store import accounts, projects
 from ..store import search as search_sql
@@ -296,27 +297,51 @@ class Store(CaseMethods):
     def create_project(self, name: str, description: str = "", tags: Iterable[Any] = (),
                        case_attributes_schema: dict | None = None,
                        label_attributes_schema: dict | None = None,
-                       window_presets: Iterable[Any] = ()) -> Project:
+                       window_presets: Iterable[Any] = (), *,
+                       window_priority: str = DEFAULT_WINDOW_PRIORITY) -> Project:
         """Create a project (``manageServer``).
 
         ``tags`` are names, ``(name, color)`` pairs or ``{"name", "color"}`` dicts;
         the schemas use the JSON-Schema subset of :mod:`circus_nb.domain.schema`.
+        ``window_presets`` are ``(label, level, width)`` tuples or dicts;
+        ``window_priority`` says where a viewer's first window comes from, one of
+        ``"dicom,preset,auto"`` (the default, as in CIRCUS), ``"dicom,auto"``,
+        ``"preset,dicom,auto"``, ``"preset,auto"`` or ``"auto"``.
+
+        >>> store = Store.create(None)
+        >>> store.create_project("Brain", window_presets=[("brain", 40, 80)],
+        ...                      window_priority="preset,auto").window_priority
+        'preset,auto'
+        >>> store.close()
 
         Raises
         ------
         ValidationError
-            For a duplicate name, a bad color, a schema outside the subset...
+            For a duplicate name, a bad color, a schema outside the subset, an
+            unknown window priority...
         """
         self._require_admin("Creating a project")
         project = Project(new_id(), name, description, _items(tags, "tags"),
                           case_attributes_schema, label_attributes_schema,
-                          _items(window_presets, "window_presets"))
+                          _items(window_presets, "window_presets"),
+                          window_priority=window_priority)
         with self._write() as con:
             projects.insert_project(con, project)
         return self.project(project.project_id)
 
     def update_project(self, project_id: str, **changes: Any) -> Project:
-        """Change fields of a project (``manageServer``), e.g. ``tags=[...]``."""
+        """Change fields of a project (``manageServer``), e.g. ``tags=[...]`` or
+        ``window_priority="preset,auto"``; the fields are those of
+        :meth:`create_project`. The changed project is checked whole before anything is
+        written.
+
+        Raises
+        ------
+        ValidationError
+            For a field projects do not have, or a value :meth:`create_project` refuses.
+        NotFoundError
+            If there is no such project.
+        """
         self._require_admin("Editing a project")
         check_id(project_id, "project_id")
         fields = {f.name for f in dataclasses.fields(Project)} - {"project_id", "created_at"}

@@ -27,12 +27,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Fallback", "head_first_order", "pixel_spacing", "positive_number",
-           "slice_normal", "slice_pitch"]
+__all__ = ["Fallback", "common_orientation", "head_first_order", "orientation_cosines",
+           "pixel_spacing", "positive_number", "slice_normal", "slice_pitch"]
 
 Point = tuple[float, float, float]
 # Frames closer than this along the slice normal are taken as the same place (mm).
 SAME_PLACE_MM = 1e-3
+# Direction cosines that differ by less than this are one orientation (0.06 degrees):
+# scanners round them a little differently from slice to slice.
+SAME_DIRECTION = 1e-3
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,54 @@ def slice_normal(orientation: Any) -> np.ndarray | None:
         length = float(np.linalg.norm(cross))
         normal = cross / length
     return normal if length > 1e-6 and np.isfinite(normal).all() else None
+
+
+def orientation_cosines(orientation: Any) -> tuple[float, ...] | None:
+    """ImageOrientationPatient as six floats (row direction, then column direction),
+    or ``None`` where :func:`slice_normal` finds no plane in it.
+
+    >>> orientation_cosines(["1", "0", "0", "0", "1", "0"]), orientation_cosines([1, 0, 0] * 2)
+    ((1.0, 0.0, 0.0, 0.0, 1.0, 0.0), None)
+    """
+    if slice_normal(orientation) is None:
+        return None
+    return tuple(float(v) for v in np.asarray(orientation, dtype=float))
+
+
+def common_orientation(orientations: Sequence[Any], numbers: Sequence[int]
+                       ) -> tuple[tuple[float, ...] | None, Fallback | None]:
+    """The orientation every slice shares (see :func:`orientation_cosines`), and what
+    was fallen back on; ``numbers`` name the slices (instance numbers) in the note.
+
+    ``None`` with no note when no slice has a usable orientation (it is simply
+    unknown); ``None`` with a note when only some have one, and a suspicious note
+    when two differ: such slices do not lie in parallel planes, so no one
+    orientation describes them.
+
+    >>> axial, coronal = [1, 0, 0, 0, 1, 0], [1, 0, 0, 0, 0, -1]
+    >>> common_orientation([axial, axial], [3, 4])
+    ((1.0, 0.0, 0.0, 0.0, 1.0, 0.0), None)
+    >>> print(common_orientation([coronal, axial], [1, 3])[1].text)
+    orientation unknown: images 1 and 3 differ in ImageOrientationPatient
+    (1, 0, 0, 0, 0, -1 and 1, 0, 0, 0, 1, 0), so they do not lie in parallel planes.
+    """
+    cosines = [orientation_cosines(o) for o in orientations]
+    known = [(n, c) for n, c in zip(numbers, cosines, strict=True) if c is not None]
+    if not known:
+        return None, None
+    if len(known) < len(cosines):
+        lacking = numbers[cosines.index(None)]
+        return None, Fallback(f"orientation unknown: image {lacking} has no usable"
+                              " ImageOrientationPatient, while others have one.")
+    first_number, first = known[0]
+    for number, other in known[1:]:
+        if max(abs(a - b) for a, b in zip(first, other, strict=True)) > SAME_DIRECTION:
+            shown = [", ".join(f"{c:g}" for c in v) for v in (first, other)]
+            return None, Fallback(
+                f"orientation unknown: images {first_number} and {number} differ in"
+                f" ImageOrientationPatient ({shown[0]} and {shown[1]}), so they do not lie in"
+                " parallel planes.", suspicious=True)
+    return first, None
 
 
 def _offsets(points: np.ndarray, orientation: Any) -> np.ndarray:

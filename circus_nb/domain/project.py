@@ -1,8 +1,10 @@
-"""``Project``: the container of cases, with its tags, schemas and window presets.
+"""``Project``: the container of cases, with its tags, schemas and window settings.
 
 >>> p = Project("p1", "Lung nodules", tags=["nodule", {"name": "GGO", "color": "#00aa00"}])
 >>> p.tag_names, p.tags[1]
 (('nodule', 'GGO'), Tag(name='GGO', color='#00aa00'))
+>>> p.window_priority
+'dicom,preset,auto'
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .._repr import card_html, card_text
 from ..errors import ValidationError
 from .schema import check_schema
 from .values import check_color, check_text, shown
+from .window import DEFAULT_WINDOW_PRIORITY, check_window_priority
 
 __all__ = ["Project", "Tag", "WindowPreset"]
 
@@ -123,7 +126,19 @@ def _unique_tags(tags: Iterable[Any]) -> tuple[Tag, ...]:
 
 @dataclass(frozen=True)
 class Project:
-    """A project: validated on construction, so a bad one is never written."""
+    """A project: validated on construction, so a bad one is never written.
+
+    ``window_priority`` says where a viewer's first window comes from: one of
+    :data:`~circus_nb.domain.window.WINDOW_PRIORITIES`, tried in turn by
+    :func:`~circus_nb.domain.window.choose_window`. The default, as in CIRCUS,
+    ``"dicom,preset,auto"``: the file's window, else the first preset, else one
+    made from the voxels.
+
+    >>> Project("p1", "Lung", window_priority="preset")
+    Traceback (most recent call last):
+    ...
+    circus_nb.errors.ValidationError: window_priority must be one of 'dicom,preset,auto', ...
+    """
 
     project_id: str
     name: str
@@ -132,6 +147,7 @@ class Project:
     case_attributes_schema: dict[str, Any] | None = None
     label_attributes_schema: dict[str, Any] | None = None
     window_presets: tuple[WindowPreset, ...] = ()
+    window_priority: str = DEFAULT_WINDOW_PRIORITY
     created_at: datetime | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -144,6 +160,7 @@ class Project:
         set_(self, "tags", _unique_tags(self.tags))
         set_(self, "window_presets", tuple(WindowPreset.coerce(w) for w in
                                            _sequence(self.window_presets, "window_presets")))
+        check_window_priority(self.window_priority)
         set_(self, "case_attributes_schema", check_schema(self.case_attributes_schema))
         set_(self, "label_attributes_schema", check_schema(self.label_attributes_schema))
 
@@ -159,6 +176,7 @@ class Project:
             ("tags", ", ".join(self.tag_names)),
             ("case attributes", ", ".join(schema.get("properties", {}))),
             ("window presets", ", ".join(w.label for w in self.window_presets)),
+            ("window priority", self.window_priority),
         ]
 
     def __repr__(self) -> str:

@@ -164,6 +164,15 @@ MIGRATIONS: list[Migration] = [
                 data BLOB NOT NULL)""",
         ),
     ),
+    Migration(
+        4,
+        "projects: window_priority (where a viewer's first window comes from)",
+        (
+            # Existing projects get CIRCUS's default; the package always writes a value.
+            """ALTER TABLE projects
+                ADD COLUMN window_priority VARCHAR DEFAULT 'dicom,preset,auto'""",
+        ),
+    ),
 ]
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -18,8 +18,11 @@ Con = duckdb.DuckDBPyConnection
 
 _COLUMNS = (
     "project_id, name, description, tags, case_attributes_schema, label_attributes_schema,"
-    " window_presets, created_at"
+    " window_presets, window_priority, created_at"
 )
+# What insert_project and update_project write, in the order of _values().
+_WRITTEN = ("name", "name_key", "description", "tags", "case_attributes_schema",
+            "label_attributes_schema", "window_presets", "window_priority")
 
 
 def _dump(value: object) -> str | None:
@@ -27,13 +30,14 @@ def _dump(value: object) -> str | None:
 
 
 def _from_row(row: tuple) -> Project:
-    pid, name, description, tags, case_schema, label_schema, presets, created = row
+    pid, name, description, tags, case_schema, label_schema, presets, priority, created = row
     return Project(
         pid, name, description,
         tags=tuple(Tag(**t) for t in json.loads(tags)),
         case_attributes_schema=json.loads(case_schema) if case_schema else None,
         label_attributes_schema=json.loads(label_schema) if label_schema else None,
         window_presets=tuple(WindowPreset(**w) for w in json.loads(presets)),
+        window_priority=priority,
         created_at=created,
     )
 
@@ -60,25 +64,24 @@ def _values(project: Project) -> list:
         _dump(project.case_attributes_schema),
         _dump(project.label_attributes_schema),
         json.dumps([asdict(w) for w in project.window_presets]),
+        project.window_priority,
     ]
 
 
 def insert_project(con: Con, project: Project) -> None:
     _require_unique_name(con, project)
     stamp = now()
-    con.execute("INSERT INTO projects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    columns = ("project_id", *_WRITTEN, "created_at", "updated_at")
+    con.execute(f"INSERT INTO projects ({', '.join(columns)})"
+                f" VALUES ({', '.join('?' * len(columns))})",
                 [project.project_id, *_values(project), stamp, stamp])
 
 
 def update_project(con: Con, project: Project) -> None:
     _require_unique_name(con, project)
-    con.execute(
-        """UPDATE projects SET name = ?, name_key = ?, description = ?, tags = ?,
-               case_attributes_schema = ?, label_attributes_schema = ?, window_presets = ?,
-               updated_at = ?
-           WHERE project_id = ?""",
-        [*_values(project), now(), project.project_id],
-    )
+    assignments = ", ".join(f"{column} = ?" for column in (*_WRITTEN, "updated_at"))
+    con.execute(f"UPDATE projects SET {assignments} WHERE project_id = ?",
+                [*_values(project), now(), project.project_id])
 
 
 def load_project(con: Con, project_id: str, rights: Rights | None = None) -> Project:

@@ -14,7 +14,7 @@ def test_create_project_round_trips_every_field(store):
         "Lung nodules", "CT screening", tags=["nodule", ("ggo", "#00aa00")],
         case_attributes_schema=SCHEMA,
         label_attributes_schema={"properties": {"kind": {"type": "string", "enum": ["a"]}}},
-        window_presets=[("lung", -600, 1500)],
+        window_presets=[("lung", -600, 1500)], window_priority="preset,dicom,auto",
     )
     assert len(p.project_id) == 26
     again = store.project(p.project_id)
@@ -22,6 +22,7 @@ def test_create_project_round_trips_every_field(store):
     assert again.tag_names == ("nodule", "ggo")
     assert again.case_attributes_schema == SCHEMA
     assert again.window_presets[0].width == 1500
+    assert again.window_priority == "preset,dicom,auto"
     assert again.created_at.tzinfo is not None
 
 
@@ -47,6 +48,10 @@ def test_create_project_round_trips_every_field(store):
         ({"name": "New", "tags": ["two\nlines"]}, cnb.ValidationError,
          r"tag name must be one line of printable text, but it holds the control character"),
         ({"name": "Lung\x00"}, cnb.ValidationError, "project name must be one line"),
+        ({"name": "New", "window_priority": "preset"}, cnb.ValidationError,
+         r"window_priority must be one of 'dicom,preset,auto', .*, got 'preset'\."),
+        ({"name": "New", "window_priority": None}, cnb.ValidationError,
+         "window_priority must be one of"),
     ],
 )
 def test_bad_projects_are_refused_and_nothing_is_written(store, kwargs, error, message):
@@ -64,6 +69,35 @@ def test_update_project_refuses_non_finite_presets(store):
         with pytest.raises(cnb.ValidationError, match="level must be a finite number"):
             store.update_project(project.project_id, window_presets=[("lung", value, 1500)])
     assert snapshot(store) == before
+
+
+@pytest.mark.parametrize("priority", cnb.domain.WINDOW_PRIORITIES)
+def test_every_window_priority_round_trips_through_create_update_and_reopen(store, priority):
+    made = store.create_project(f"P {priority}", window_priority=priority)
+    assert made.window_priority == priority == store.project(made.project_id).window_priority
+    other = next(p for p in cnb.domain.WINDOW_PRIORITIES if p != priority)
+    changed = store.update_project(made.project_id, window_priority=other)
+    assert changed.window_priority == other and changed.name == made.name
+    store.close()
+    with cnb.Store.open(store.path, user="admin@example.org", read_only=True) as again:
+        assert again.project(made.project_id).window_priority == other
+
+
+def test_a_project_made_without_a_priority_gets_circus_s_default(store):
+    assert store.create_project("Plain").window_priority == "dicom,preset,auto"
+    p = store.create_project("Tagged", tags=["x"])
+    assert store.update_project(p.project_id, tags=["y"]).window_priority == "dicom,preset,auto"
+
+
+@pytest.mark.parametrize("bad", ["preset", "Dicom,Auto", "", None, 1, ("auto",)])
+def test_update_project_refuses_a_bad_priority_and_writes_nothing(store, bad):
+    project = store.create_project("Lung", window_priority="dicom,auto")
+    before = snapshot(store)
+    with pytest.raises(cnb.ValidationError, match="window_priority must be one of") as info:
+        store.update_project(project.project_id, window_priority=bad, description="changed")
+    assert info.value.field == "window_priority"
+    assert snapshot(store) == before
+    assert store.project(project.project_id).window_priority == "dicom,auto"
 
 
 def test_a_missing_project_hints_only_at_projects_the_user_can_read(populated):

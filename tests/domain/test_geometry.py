@@ -1,4 +1,5 @@
-"""Pure geometry rules: pixel spacing, slice pitch and the head-first order of frames."""
+"""Pure geometry rules: pixel spacing, slice pitch, the head-first order of frames and the
+orientation slices share."""
 
 import math
 
@@ -8,7 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from circus_nb.domain.geometry import (
+    common_orientation,
     head_first_order,
+    orientation_cosines,
     pixel_spacing,
     positive_number,
     slice_normal,
@@ -176,3 +179,35 @@ def test_axial_frames_come_out_head_first(zs):
 def test_absurd_coordinates_still_give_a_positive_pitch(positions, orientation):
     pitch, _ = slice_pitch(positions, orientation, [])
     assert math.isfinite(pitch) and pitch > 0
+
+
+# -- the orientation of a stack ---------------------------------------------------------
+
+
+def test_orientation_cosines_are_six_floats_or_none():
+    assert orientation_cosines(np.array(SAGITTAL)) == (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
+    for unusable in (None, [], [1, 0, 0], [1, 0, 0, 1, 0, 0], [0] * 6, "abc", [math.nan] * 6):
+        assert orientation_cosines(unusable) is None
+
+
+def test_slices_that_share_an_orientation_give_it():
+    nearly = [1.0, 0.0, 0.0, 0.0, 0.9999996, 0.0008]  # rounded a little differently
+    assert common_orientation([AXIAL, nearly, AXIAL], [1, 2, 3]) == (
+        (1.0, 0.0, 0.0, 0.0, 1.0, 0.0), None)
+    assert common_orientation([None, None], [1, 2]) == (None, None)  # simply unknown
+    assert common_orientation([], []) == (None, None)
+
+
+def test_slices_in_different_planes_have_no_orientation_and_say_so():
+    orientation, note = common_orientation([AXIAL, AXIAL, SAGITTAL], [5, 6, 7])
+    assert orientation is None and note.suspicious
+    assert note.text == ("orientation unknown: images 5 and 7 differ in ImageOrientationPatient"
+                         " (1, 0, 0, 0, 1, 0 and 0, 1, 0, 0, 0, -1), so they do not lie in"
+                         " parallel planes.")
+
+
+def test_slices_of_which_only_some_have_an_orientation_say_which_lacks_it():
+    orientation, note = common_orientation([AXIAL, [1, 0, 0], AXIAL], [3, 4, 5])
+    assert orientation is None and not note.suspicious
+    assert note.text == ("orientation unknown: image 4 has no usable ImageOrientationPatient,"
+                         " while others have one.")

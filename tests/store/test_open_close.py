@@ -173,6 +173,25 @@ def test_an_older_store_is_migrated_on_open(store, monkeypatch):
         s._db().execute("SELECT * FROM saved_searches").fetchall()
 
 
+def test_a_store_made_before_window_priority_opens_with_the_default(tmp_path, monkeypatch):
+    monkeypatch.setattr(migrations, "MIGRATIONS", [m for m in migrations.MIGRATIONS
+                                                   if m.version < 4])
+    with cnb.Store.create(tmp_path / "old") as old:
+        assert _versions(old) == [1, 2, 3]
+        # the row as circus_nb wrote it then: every column of schema version 3
+        old._db().execute("""INSERT INTO projects VALUES ('p-old', 'Lung', 'lung', 'kept', '[]',
+            NULL, NULL, '[{"label": "lung", "level": -600, "width": 1500}]', now(), now())""")
+    monkeypatch.undo()
+    with cnb.Store.open(tmp_path / "old", user="admin@example.org") as store:
+        assert _versions(store)[-1] == migrations.MIGRATIONS[-1].version >= 4
+        project = store.project("p-old")
+        assert project.window_priority == "dicom,preset,auto"
+        assert (project.description, project.window_presets[0].label) == ("kept", "lung")
+        changed = store.update_project("p-old", window_priority="preset,auto")
+        assert changed.window_priority == "preset,auto" and changed.description == "kept"
+        assert store.create_project("Brain").window_priority == "dicom,preset,auto"
+
+
 def test_a_failing_migration_changes_nothing(store, monkeypatch):
     store.close()
     newest = migrations.MIGRATIONS[-1].version
