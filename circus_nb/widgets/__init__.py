@@ -4,9 +4,10 @@
 """
 
 from .case_editor import CaseEditor
+from .case_viewer import CaseViewer
 from .import_panel import ImportPanel
 from .new_case import NewCaseForm
 from .range_editor import RangeEditor
 from .series_browser import SeriesBrowser
 
-__all__ = ["CaseEditor", "ImportPanel", "NewCaseForm", "RangeEditor", "SeriesBrowser"]
+__all__ = ["CaseEditor", "CaseViewer", "ImportPanel", "NewCaseForm", "RangeEditor", "SeriesBrowser"]

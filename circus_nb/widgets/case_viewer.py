@@ -258,8 +258,8 @@ class CaseViewer(widgets.VBox):
         with self._quiet():
             self.entry_picker.value = i
         level, width, source = self._windows[i]
-        self.view.window = [level, width]
         self._window_options(source)
+        self.view.window = [level, width]
         self._show_axis(self.axis)
         self._show_labels()
 
@@ -402,7 +402,7 @@ class CaseViewer(widgets.VBox):
                      if (p.level, p.width) == (level, width)]
             if match:
                 self.window_picker.value = match[0]
-            elif self.window_picker.value.startswith("preset:"):
+            elif (self.window_picker.value or "").startswith("preset:"):
                 self.window_picker.value = "manual"
 
     # -- tools and labels -------------------------------------------------------------
@@ -645,7 +645,10 @@ class CaseViewer(widgets.VBox):
             An empty message, or label attributes the project's schema refuses.
         """
         description = self.description_input.value if description is None else description
-        check_text(description, "revision message", 1024, line=False)
+        check_text(description, "revision message", 1024)
+        if not description.strip():
+            raise ValidationError("A revision needs a message: say what changed.",
+                                  field="description", value=description)
         self.store.rights.require_role(self.case.project_id, "write", self.project.name)
         if not self.dirty:
             raise CircusError(self.save_problem or "Nothing to save.")

@@ -106,7 +106,7 @@ class ListEdit:
 
 def _disk(radius: int) -> tuple[np.ndarray, np.ndarray]:
     rows, cols = np.mgrid[-radius:radius + 1, -radius:radius + 1]
-    inside = rows**2 + cols**2 <= radius**2 + radius  # a round disk even at radius 1
+    inside = rows**2 + cols**2 <= radius**2
     return rows[inside], cols[inside]
 
 

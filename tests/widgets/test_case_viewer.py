@@ -68,10 +68,16 @@ def test_slices_axes_and_their_refusals(viewer, case):
 
 # -- the window ----------------------------------------------------------------------------
 
-def test_window_presets_and_manual_values(writer, case):
-    writer.update_project(writer.project_id, window_presets=[("lung", -600, 1500),
-                                                             ("bone", 400, 1800)])
-    viewer = CaseViewer(writer, case.case_id)
+@pytest.fixture
+def admin_case(cases):
+    """A case made and opened by the administrator (who may change the project)."""
+    return cases.create_case(cases.project_id, [cases.uids["chest_ct_lung"]])
+
+
+def test_window_presets_and_manual_values(cases, admin_case):
+    cases.update_project(cases.project_id, window_presets=[("lung", -600, 1500),
+                                                           ("bone", 400, 1800)])
+    viewer = CaseViewer(cases, admin_case.case_id)
     assert viewer.presets == ["lung", "bone"]
     viewer.apply_preset("bone")
     assert viewer.window == (400.0, 1800.0) and viewer.window_picker.value == "preset:bone"
@@ -89,13 +95,13 @@ def test_window_presets_and_manual_values(writer, case):
 
 @pytest.mark.parametrize(("priority", "source"), [
     ("preset,dicom,auto", "preset:lung"), ("auto", "auto"), ("dicom,auto", None)])
-def test_the_project_window_priority_chooses_the_opening_window(writer, case, priority,
+def test_the_project_window_priority_chooses_the_opening_window(cases, admin_case, priority,
                                                                  source):
-    writer.update_project(writer.project_id, window_presets=[("lung", -600, 1500)],
-                          window_priority=priority)
-    viewer = CaseViewer(writer, case.case_id)
-    series = writer.series(writer.uids["chest_ct_lung"])
-    dicom = series.dicom_window(case.latest.series[0].partial_volume)
+    cases.update_project(cases.project_id, window_presets=[("lung", -600, 1500)],
+                         window_priority=priority)
+    viewer = CaseViewer(cases, admin_case.case_id)
+    series = cases.series(cases.uids["chest_ct_lung"])
+    dicom = series.dicom_window(admin_case.latest.series[0].partial_volume)
     if source is None:  # dicom first: the file's window when it has one
         source = "dicom" if dicom else "auto"
     assert viewer._windows[0][2] == source
@@ -279,10 +285,9 @@ def test_a_conflict_keeps_the_edits_and_save_on_latest_goes_on(writer, viewer, c
     assert revision.series[0].labels[0].name == "mine" and not viewer.dirty
 
 
-def test_a_reader_sees_but_cannot_save(cases, case):
-    viewer = CaseViewer(cases, case.case_id)  # admin made the case; open it as a reader
+def test_a_reader_sees_but_cannot_save(cases, admin_case):
     with as_user(cases, "reader"):
-        viewer = CaseViewer(cases, case.case_id)
+        viewer = CaseViewer(cases, admin_case.case_id)
         viewer.add_voxel_label()
         viewer.paint(viewer.slice, 5, 5, 1)
         assert viewer.save_button.disabled and "Read only" in viewer.save_note.text
@@ -298,7 +303,7 @@ def test_an_empty_message_is_refused(viewer):
     viewer.add_voxel_label()
     viewer.description_input.value = "  "
     assert viewer.save_button.disabled and "message" in viewer.save_note.text
-    with pytest.raises(cnb.ValidationError):
+    with pytest.raises(cnb.ValidationError, match="needs a message"):
         viewer.save()
 
 
