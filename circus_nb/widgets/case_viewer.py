@@ -730,6 +730,8 @@ class CaseViewer(widgets.VBox):
                                  if self.dirty else "")
 
     def _save_clicked(self, on_latest: bool = False) -> None:
+        if self.save_problem is not None:  # a second click before Save greyed out: the note
+            return                         # under the button already says why
         try:
             self.save(on_latest=on_latest)
         except RevisionConflict as e:

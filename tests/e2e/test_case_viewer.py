@@ -90,8 +90,11 @@ def test_view_keys_stroke_save_and_reopen(page, expect, server, workspace, scree
         mask = label.mask()
     painted = np.argwhere(mask)
     assert set(painted[:, 0]) == {k}  # on the slice shown, and only there
-    assert abs(painted[:, 1].min() - start_row) <= 1 and abs(painted[:, 1].max() - end_row) <= 1
+    brush = 2  # the default radius: the stroke is 5 voxels wide
+    assert abs(painted[:, 1].min() - (start_row - brush)) <= 1
+    assert abs(painted[:, 1].max() - (end_row + brush)) <= 1
     assert abs(np.median(painted[:, 2]) - at_col) <= 1
+    assert painted[:, 2].max() - painted[:, 2].min() <= 2 * brush + 2
 
     # opened again: at the labelled slice, with the label drawn in its colour
     page = page.context.new_page()
