@@ -198,12 +198,7 @@ class Label:
                                   f" {mask.ndim}-D {mask.dtype}.", field="mask",
                                   value=mask.shape)
         color, alpha = _check_style(color, alpha)
-        present = np.nonzero(mask)
-        if present[0].size:
-            origin = [int(axis.min()) for axis in present]
-            end = [int(axis.max()) + 1 for axis in present]
-        else:
-            origin, end = [0, 0, 0], [0, 0, 0]
+        origin, end = _bounding_box(mask)
         cropped = mask[tuple(slice(a, b) for a, b in zip(origin, end, strict=True))]
         blob = pack_mask(cropped)
         data = {"shape": list(mask.shape), "origin": origin,
@@ -256,6 +251,21 @@ class Label:
     def __repr__(self) -> str:
         name = f" {shown(self.name)}" if self.name else ""
         return f"<Label {self.type}{name} {self.data.get('color')}>"
+
+
+def _bounding_box(mask: np.ndarray) -> tuple[list[int], list[int]]:
+    """``origin`` and ``end`` (exclusive) of the voxels set in a 3-D mask; zeros if none.
+
+    Projections instead of ``np.nonzero``: a full-size mask of a large series is
+    scanned a few times as bits, never turned into a list of coordinates.
+    """
+    zs = np.flatnonzero(mask.any(axis=(1, 2)))
+    if not zs.size:
+        return [0, 0, 0], [0, 0, 0]
+    slab = mask[zs[0]:zs[-1] + 1]
+    ys, xs = np.flatnonzero(slab.any(axis=(0, 2))), np.flatnonzero(slab.any(axis=(0, 1)))
+    return [int(zs[0]), int(ys[0]), int(xs[0])], [int(zs[-1]) + 1, int(ys[-1]) + 1,
+                                                   int(xs[-1]) + 1]
 
 
 def check_label_name(name: Any) -> str | None:

@@ -654,7 +654,17 @@ class CaseViewer(widgets.VBox):
             raise CircusError(self.save_problem or "Nothing to save.")
         base = self.case.latest if on_latest else self._opened
         series = self._entries_on(base)
-        revision = self.case.save(description, series=series, base=base.index)
+        try:
+            revision = self.case.save(description, series=series, base=base.index)
+        except RevisionConflict as e:
+            self._conflict = True
+            self._update()
+            first = e.message.split(" Nothing was saved")[0]
+            raise RevisionConflict(
+                f"{first} Nothing was saved, and your edits are still in the viewer:"
+                " save(..., on_latest=True) (the Save on latest button) puts these labels on"
+                " the latest revision, replacing its labels of this series; reload() (Load"
+                " latest) drops them.", base=e.base, latest=e.latest) from None
         if on_latest:  # other entries may differ from what is on screen: open it afresh
             self._open(revision)
         else:
@@ -734,12 +744,6 @@ class CaseViewer(widgets.VBox):
             return                         # under the button already says why
         try:
             self.save(on_latest=on_latest)
-        except RevisionConflict as e:
-            self._conflict = True
-            self.message.show(f"{e} Your edits are still here: Save on latest puts these"
-                              " labels on the latest revision (replacing its labels of this"
-                              " series), Load latest drops them.", "error")
-            self._update()
         except Exception as e:  # shown in the widget: the notebook must not get a traceback
             self.message.show_error(e)
 

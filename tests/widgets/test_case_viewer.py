@@ -274,11 +274,11 @@ def test_a_conflict_keeps_the_edits_and_save_on_latest_goes_on(writer, viewer, c
     viewer.paint(viewer.slice, 30, 30, 2)
     case.save("Someone else.", status="reviewed")
     before = snapshot(writer)
-    with pytest.raises(cnb.RevisionConflict):
+    with pytest.raises(cnb.RevisionConflict, match="edits are still in the viewer.*on_latest"):
         viewer.save("Mine.")
     assert snapshot(writer) == before and viewer.dirty
     viewer._save_clicked()
-    assert viewer.message.kind == "error" and "edits are still here" in viewer.message.text
+    assert viewer.message.kind == "error" and "Save on latest" in viewer.message.text
     assert viewer.save_latest_button.layout.display is None
     revision = viewer.save("Mine.", on_latest=True)
     assert revision.index == 2 and revision.status == "reviewed"
