@@ -102,9 +102,13 @@ class Window:
                                   value=self.source)
 
 
-def _usable(pair: tuple[float, float] | None) -> bool:
+def _is_pair(value: Any) -> bool:
+    return isinstance(value, tuple | list) and len(value) == 2
+
+
+def _usable(pair: Any) -> bool:
     """A (level, width) pair of finite numbers with a positive width."""
-    if pair is None:
+    if not _is_pair(pair):
         return False
     level, width = pair
     return _finite(level) and _finite(width) and width > 0
@@ -132,10 +136,15 @@ def choose_window(priority: str, dicom: tuple[float, float] | None,
     Raises
     ------
     ValidationError
-        For a ``priority`` that is not one of :data:`WINDOW_PRIORITIES`, or an
-        ``auto`` window that is not two finite numbers with a width > 0.
+        For a ``priority`` that is not one of :data:`WINDOW_PRIORITIES`, a
+        ``dicom`` window that is neither ``None`` nor a pair, or an ``auto`` window
+        that is not two finite numbers with a width > 0.
     """
     check_window_priority(priority, "priority")
+    if dicom is not None and not _is_pair(dicom):
+        raise ValidationError(f"The DICOM window is (center, width), or None where the file has"
+                              f" none, got {shown(dicom)}. Take it from series.dicom_window().",
+                              field="dicom", value=dicom)
     if not _usable(auto):
         raise ValidationError(f"The auto window must be (level, width), finite numbers with a"
                               f" width > 0, got {shown(auto)}. Make it with auto_window(array).",

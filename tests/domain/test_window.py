@@ -69,7 +69,14 @@ def test_a_priority_spelled_another_way_gets_the_spelling_meant(bad, meant):
         check_window_priority(bad)
 
 
-@pytest.mark.parametrize("auto", [(0.0, 0.0), (0.0, float("nan")), (float("inf"), 1.0), None])
+@pytest.mark.parametrize("dicom", [40.0, (40.0,), (40.0, 400.0, 1.0), "40\\400"])
+def test_a_dicom_window_that_is_not_a_pair_is_refused(dicom):
+    with pytest.raises(ValidationError, match="The DICOM window is"):
+        choose_window("dicom,auto", dicom, [], AUTO)
+
+
+@pytest.mark.parametrize("auto", [(0.0, 0.0), (0.0, float("nan")), (float("inf"), 1.0), None,
+                                  5.0, (1.0, 2.0, 3.0), ("a", 1.0)])
 def test_an_unusable_auto_window_is_refused(auto):
     with pytest.raises(ValidationError, match="The auto window must be"):
         choose_window("dicom,auto", DICOM, [], auto)
