@@ -2,10 +2,11 @@
 
 What the CIRCUS label editor does to a voxel label: keep the largest connected
 components, fill holes, dilate, erode, fill the slices between painted ones,
-add, subtract or intersect another label, pour the bucket into an outline.
-Every function returns a new boolean array and leaves its inputs alone. Work is
-cropped to the mask's bounding box, so a small object in a large volume costs
-little.
+add, subtract or intersect another label, pour the bucket into an outline; and
+:func:`rasterise`, which turns a geometric label (a point, a cuboid, an
+ellipse...) into a mask the others work on. Every function returns a new boolean
+array and leaves its inputs alone. Work is cropped to the mask's bounding box,
+so a small object in a large volume costs little.
 
 >>> import numpy as np
 >>> from circus_nb import label_ops
@@ -38,6 +39,7 @@ use mask.astype(bool).
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 from collections.abc import Callable
 from typing import Any
@@ -45,11 +47,12 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from .domain.labels import Label, check_label
 from .domain.values import shown
 from .errors import ValidationError
 
 __all__ = ["MAX_RADIUS", "OPERATIONS", "bucket_fill", "combine", "dilate", "erode",
-           "fill_holes", "interpolate_slices", "largest_components"]
+           "fill_holes", "interpolate_slices", "largest_components", "rasterise"]
 
 MAX_RADIUS = 64  # voxels; a wider ball is almost surely a radius given in mm
 OPERATIONS = ("add", "subtract", "intersect")
@@ -58,6 +61,7 @@ OPERATIONS = ("add", "subtract", "intersect")
 _BLOCKWISE_VOXELS = 1 << 22
 _BLOCK = 64  # voxels a block is a side, or twice the radius when more
 _SMALL_RADIUS = 3  # up to this radius the ball itself is fastest; beyond, a distance transform
+_EPS_MM = 1e-6  # a voxel centre this close to a shape's surface (mm) is inside it
 # 4-connected within each axial slice, nothing across slices
 _IN_SLICE = np.zeros((3, 3, 3), bool)
 _IN_SLICE[1] = ndimage.generate_binary_structure(2, 1)
@@ -437,3 +441,209 @@ def combine(a: np.ndarray, b: np.ndarray, operation: str) -> np.ndarray:
     if operation == "subtract":
         return a & ~b
     return a & b
+
+
+# -- geometric labels ------------------------------------------------------------------------
+
+def _check_shape(value: Any) -> tuple[int, ...]:
+    try:
+        items = tuple(value)
+    except TypeError:
+        items = ()
+    if len(items) != 3 or not all(_is_int(n) and n >= 1 for n in items):
+        raise ValidationError(f"shape must be 3 integers >= 1 (z, y, x), got {shown(value)}.",
+                              field="shape", value=value)
+    return tuple(int(n) for n in items)
+
+
+def _check_affine(value: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The affine as floats and its inverse."""
+    try:
+        matrix = np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        matrix = np.zeros(0)
+    if matrix.shape != (4, 4) or not np.isfinite(matrix).all():
+        raise ValidationError(f"affine must be a 4x4 array of finite numbers (array index"
+                              f" (z, y, x, 1) to patient (x, y, z, 1) in mm), got {shown(value)}."
+                              " Use the volume's affine.", field="affine", value=value)
+    if matrix[3].tolist() != [0, 0, 0, 1]:
+        raise ValidationError(f"affine's last row must be 0, 0, 0, 1, got {matrix[3].tolist()}."
+                              " Use the volume's affine.", field="affine", value=value)
+    try:
+        inverse = np.linalg.inv(matrix)
+    except np.linalg.LinAlgError:
+        inverse = np.full((4, 4), np.nan)
+    if not np.isfinite(inverse).all():
+        raise ValidationError(f"affine must be invertible (no zero spacing, no two array axes"
+                              f" along one direction), got {matrix[:3].tolist()}. Use the"
+                              " volume's affine.", field="affine", value=value)
+    return matrix, inverse
+
+
+def _to_index(inverse: np.ndarray, points: Any) -> np.ndarray:
+    """Patient points (..., x y z) as fractional array indices (..., z y x)."""
+    return np.asarray(points, float) @ inverse[:3, :3].T + inverse[:3, 3]
+
+
+def _centres(affine: np.ndarray, k: int, rows: slice, cols: slice) -> list[np.ndarray]:
+    """Patient x, y and z of the centres of voxels [k, rows, cols], each a 2-D array."""
+    j = np.arange(rows.start, rows.stop, dtype=float)[:, None]
+    i = np.arange(cols.start, cols.stop, dtype=float)[None, :]
+    return [affine[c, 0] * k + affine[c, 1] * j + affine[c, 2] * i + affine[c, 3]
+            for c in range(3)]
+
+
+def _line(target: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
+    """Set the voxels of ``target`` along start-end (fractional indices), clipped to it.
+
+    One voxel per step along the segment's longest axis, so the line is connected
+    through faces, edges and corners, and one voxel wide.
+    """
+    delta, low, high = end - start, 0.0, 1.0
+    if not (np.isfinite(start).all() and np.isfinite(delta).all()):
+        return
+    for s, d, size in zip(start, delta, target.shape, strict=True):  # keep -0.5 .. size - 0.5
+        if d == 0:
+            if not -0.5 <= s <= size - 0.5:
+                return
+            continue
+        t0, t1 = sorted(((-0.5 - s) / d, (size - 0.5 - s) / d))
+        low, high = max(low, t0), min(high, t1)
+    if low > high:
+        return
+    a, b = start + low * delta, start + high * delta
+    steps = math.ceil(float(np.abs(b - a).max()))
+    points = np.floor(a + np.linspace(0, 1, steps + 1)[:, None] * (b - a) + 0.5).astype(int)
+    points = points[((points >= 0) & (points < target.shape)).all(axis=1)]
+    target[tuple(points.T)] = True
+
+
+def _solid(out: np.ndarray, affine: np.ndarray, inverse: np.ndarray, low: np.ndarray,
+           high: np.ndarray, inside: Callable[..., np.ndarray]) -> None:
+    """Set the voxels whose centre is ``inside`` a shape within the box ``low``..``high``."""
+    # A box far bigger than the volume is first clipped to a little more than the volume's
+    # extent in patient coordinates, so that the arithmetic stays finite.
+    sizes = np.array(out.shape, float)
+    middle = affine[:3, :3] @ ((sizes - 1) / 2) + affine[:3, 3]
+    reach = np.abs(affine[:3, :3]) @ ((sizes + 1) / 2)
+    corners = np.clip(list(itertools.product(*zip(low, high, strict=True))), middle - reach,
+                      middle + reach)
+    index = _to_index(inverse, corners)
+    first = np.maximum(np.floor(index.min(axis=0)), 0).astype(int)
+    last = np.minimum(np.ceil(index.max(axis=0)), np.array(out.shape) - 1).astype(int)
+    if (first > last).any():
+        return
+    rows, cols = slice(first[1], last[1] + 1), slice(first[2], last[2] + 1)
+    for k in range(first[0], last[0] + 1):
+        out[k, rows, cols] = inside(*_centres(affine, k, rows, cols))
+
+
+def _within(low: np.ndarray, high: np.ndarray) -> Callable[..., np.ndarray]:
+    def inside(*coordinates: np.ndarray) -> np.ndarray:
+        result = np.ones(coordinates[0].shape, bool)
+        for c, lo, hi in zip(coordinates, low, high, strict=True):
+            result &= (lo - _EPS_MM <= c) & (c <= hi + _EPS_MM)
+        return result
+    return inside
+
+
+def _within_ellipse(low: np.ndarray, high: np.ndarray) -> Callable[..., np.ndarray]:
+    centre, half = low / 2 + high / 2, high / 2 - low / 2
+
+    def inside(*coordinates: np.ndarray) -> np.ndarray:
+        total = np.zeros(coordinates[0].shape)
+        for c, m, h in zip(coordinates, centre, half, strict=True):
+            if h > 0:
+                total += ((c - m) / h) ** 2
+            else:  # a flat ellipse: only the plane through its centre
+                total += np.where(np.abs(c - m) <= _EPS_MM, 0.0, np.inf)
+        return total <= 1 + 1e-9
+    return inside
+
+
+def _slices_at(inverse: np.ndarray, depth: int, point: list[float]) -> list[int]:
+    """The slices whose centre is nearest ``point``, when within half a slice; both on a tie."""
+    k = float(_to_index(inverse, point)[0])
+    if not math.isfinite(k):
+        return []
+    return [s for s in (math.floor(k), math.floor(k) + 1)
+            if 0 <= s < depth and abs(s - k) <= 0.5 + 1e-9]
+
+
+def rasterise(label: Label, shape: tuple[int, int, int], affine: np.ndarray) -> np.ndarray:
+    """The voxels of ``label`` in a volume of ``shape`` (z, y, x) placed by ``affine``.
+
+    ``affine`` (4x4) maps array indices (z, y, x, 1) to patient coordinates
+    (x, y, z, 1) in mm, as a volume's ``affine`` does; a label's geometry is in
+    patient coordinates. What each type covers:
+
+    - ``point``: the voxel nearest ``location`` (halves round up).
+    - ``cuboid``, ``ellipsoid``: the voxels whose centre is inside the box
+      ``min``..``max`` (corners in any order), or the ellipsoid filling it.
+    - ``rectangle``, ``ellipse``: on the slice whose centre is nearest ``z`` (both
+      slices on a tie, none beyond half a slice), the voxels whose centre (x, y)
+      is inside the shape.
+    - ``polyline``: on that slice, the line through ``points`` in order, one voxel
+      wide; it is open, so close it by repeating the first point last.
+    - ``ruler``: the 3-D line from ``start`` to ``end``, one voxel wide.
+    - ``voxel``: its mask, which must have ``shape``.
+
+    Centres within 1e-6 mm of a surface count as inside. What lies outside the
+    volume is left out; a label entirely outside gives an empty mask.
+
+    >>> affine = np.array([[0, 0, 0.5, -10], [0, 0.5, 0, -10], [2, 0, 0, 0], [0, 0, 0, 1]])
+    >>> box = rasterise(Label.cuboid([-9, -10, 2], [-8, -9, 4]), (4, 8, 8), affine)
+    >>> [sorted({int(v) for v in axis}) for axis in np.nonzero(box)]  # z, y, x
+    [[1, 2], [0, 1, 2], [2, 3, 4]]
+    >>> np.argwhere(rasterise(Label.point([-8.9, -9.3, 2.9]), (4, 8, 8), affine)).tolist()
+    [[1, 1, 2]]
+
+    Raises
+    ------
+    ValidationError
+        If ``label`` breaks a rule of its type, ``shape`` is not 3 integers >= 1,
+        ``affine`` is not an invertible 4x4 affine of finite numbers, or a voxel
+        label's mask has another shape.
+    CircusError
+        If a stored voxel label's mask cannot be read.
+    """
+    label, shape = check_label(label), _check_shape(shape)
+    affine, inverse = _check_affine(affine)
+    data = label.data
+    if label.type == "voxel":
+        if tuple(data["shape"]) != shape:
+            raise ValidationError(f"Voxel label {shown(label.name or '')} has a mask of shape"
+                                  f" {tuple(data['shape'])}, not {shape}; rasterise it with the"
+                                  " shape of its own volume.", field="shape", value=shape)
+        return label.mask()
+    out = np.zeros(shape, bool)
+    with np.errstate(over="ignore", invalid="ignore"):  # labels may lie very far away
+        _draw(label.type, data, out, affine, inverse)
+    return out
+
+
+def _draw(type: str, data: dict[str, Any], out: np.ndarray, affine: np.ndarray,
+          inverse: np.ndarray) -> None:
+    if type == "point":
+        index = np.floor(_to_index(inverse, data["location"]) + 0.5)
+        if np.isfinite(index).all() and ((index >= 0) & (index < out.shape)).all():
+            out[tuple(index.astype(int))] = True
+    elif type == "ruler":
+        _line(out, _to_index(inverse, data["start"]), _to_index(inverse, data["end"]))
+    elif type in ("cuboid", "ellipsoid"):
+        low, high = np.sort([data["min"], data["max"]], axis=0)
+        inside = _within(low, high) if type == "cuboid" else _within_ellipse(low, high)
+        _solid(out, affine, inverse, low, high, inside)
+    else:  # drawn on a slice: rectangle, ellipse, polyline
+        z = data["z"]
+        xy = np.array(data["points"] if type == "polyline" else [data["min"], data["max"]])
+        low, high = xy.min(axis=0), xy.max(axis=0)
+        full = slice(0, out.shape[1]), slice(0, out.shape[2])
+        for k in _slices_at(inverse, out.shape[0], [*(low / 2 + high / 2), z]):
+            if type == "polyline":
+                vertices = _to_index(inverse, [[px, py, z] for px, py in xy])[:, 1:]
+                for start, end in itertools.pairwise(vertices):
+                    _line(out[k], start, end)
+            else:
+                inside = (_within if type == "rectangle" else _within_ellipse)(low, high)
+                out[k] = inside(*_centres(affine, k, *full)[:2])

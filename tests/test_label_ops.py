@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-from circus_nb import ValidationError, label_ops
+from circus_nb import Label, ValidationError, label_ops
 from circus_nb.label_ops import (
     bucket_fill,
     combine,
@@ -18,6 +18,7 @@ from circus_nb.label_ops import (
     fill_holes,
     interpolate_slices,
     largest_components,
+    rasterise,
 )
 
 SOME = settings(max_examples=60, deadline=None)
@@ -347,6 +348,179 @@ def test_combine_leaves_its_inputs_alone():
     assert (a == before[0]).all() and (b == before[1]).all()
 
 
+# -- rasterise -----------------------------------------------------------------------------
+
+# spacing x 0.7, y 0.7, z 2.5 mm; the first voxel's centre at (-100, 50, 30)
+AFFINE = np.array([[0, 0, 0.7, -100.0],
+                   [0, 0.7, 0, 50.0],
+                   [2.5, 0, 0, 30.0],
+                   [0, 0, 0, 1]])
+SHAPE = (10, 20, 30)
+# 1 mm voxels, the first at the origin: x = i, y = j, z = k
+UNIT = np.array([[0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]], float)
+
+
+def voxels(mask):
+    return [tuple(int(v) for v in voxel) for voxel in np.argwhere(mask)]
+
+
+def box_of(mask):
+    found = np.argwhere(mask)
+    return [(int(lo), int(hi)) for lo, hi in zip(found.min(0), found.max(0), strict=True)]
+
+
+def test_a_point_lands_on_the_voxel_computed_by_hand():
+    # x -93.1 -> (-93.1 + 100) / 0.7 = 9.857 -> 10; y 52.0 -> 2.857 -> 3; z 37.4 -> 2.96 -> 3
+    mask = rasterise(Label.point([-93.1, 52.0, 37.4]), SHAPE, AFFINE)
+    assert voxels(mask) == [(3, 3, 10)]
+
+
+def test_a_point_outside_the_volume_gives_nothing():
+    assert not rasterise(Label.point([-200, 52, 37]), SHAPE, AFFINE).any()
+    assert not rasterise(Label.point([-93, 52, 30 - 1.3]), SHAPE, AFFINE).any()  # slice -0.52
+    assert voxels(rasterise(Label.point([-93, 52, 30 - 1.2]), SHAPE, AFFINE))[0][0] == 0
+
+
+def test_a_cuboid_in_mm_covers_the_voxel_box():
+    # x -96.5..-93 -> i 5..10; y 51.4..53.5 -> j 2..5; z 35..40 -> k 2..4 (both ends on centres)
+    cuboid = Label.cuboid([-93, 53.5, 40], [-96.5, 51.4, 35])  # corners in any order
+    mask = rasterise(cuboid, SHAPE, AFFINE)
+    assert box_of(mask) == [(2, 4), (2, 5), (5, 10)]
+    assert mask.sum() == 3 * 4 * 6
+
+
+def test_a_cuboid_on_a_flipped_axis():
+    flipped = AFFINE.copy()
+    flipped[1] = [0, -0.7, 0, 50.0]  # y runs the other way: j = (50 - y) / 0.7
+    mask = rasterise(Label.cuboid([-96.5, 46.5, 35], [-93, 48.6, 40]), SHAPE, flipped)
+    assert box_of(mask) == [(2, 4), (2, 5), (5, 10)]
+    upside = AFFINE.copy()
+    upside[2] = [-2.5, 0, 0, 30.0]  # slices go down in z: k = (30 - z) / 2.5
+    assert box_of(rasterise(Label.cuboid([-96.5, 51.4, 20], [-93, 53.5, 25]), SHAPE,
+                            upside))[0] == (2, 4)
+
+
+def test_a_cuboid_reaching_out_of_the_volume_is_clipped():
+    mask = rasterise(Label.cuboid([-1e9, -1e9, -1e9], [1e300, 1e300, 1e300]), SHAPE, AFFINE)
+    assert mask.all()
+    assert not rasterise(Label.cuboid([500, 500, 500], [600, 600, 600]), SHAPE, AFFINE).any()
+
+
+def test_a_cuboid_on_a_rotated_volume_takes_voxels_by_their_centre():
+    turn = np.array([[0, 1, 1, 0], [0, -1, 1, 0], [1, 0, 0, 0], [0, 0, 0, 1]], float)
+    mask = rasterise(Label.cuboid([-0.5, -0.5, 0], [2.5, 0.5, 0]), (1, 4, 4), turn)
+    # x = j + i, y = i - j; centres with x in -0.5..2.5 and y in -0.5..0.5: i == j, i + j <= 2
+    assert voxels(mask) == [(0, 0, 0), (0, 1, 1)]
+
+
+@st.composite
+def placed_boxes(draw):
+    """An affine with any spacing, flips, axis order and origin, and a box near its volume."""
+    spacing = draw(st.lists(st.floats(0.3, 3.0), min_size=3, max_size=3))
+    signs = draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=3, max_size=3))
+    order = draw(st.permutations([0, 1, 2]))
+    affine = np.eye(4)
+    affine[:3, :3] = 0
+    for axis, row in enumerate(order):  # array axis -> the patient axis it runs along
+        affine[row, axis] = spacing[axis] * signs[axis]
+    affine[:3, 3] = draw(st.lists(st.floats(-50, 50), min_size=3, max_size=3))
+    shape = draw(st.tuples(st.integers(1, 5), st.integers(1, 6), st.integers(1, 6)))
+    corners = draw(st.lists(st.lists(st.floats(-70, 70), min_size=3, max_size=3),
+                            min_size=2, max_size=2))
+    return affine, shape, corners
+
+
+@given(placed_boxes(), st.sampled_from(["cuboid", "ellipsoid"]))
+@SOME
+def test_solids_hold_exactly_the_voxels_whose_centre_is_inside(placed, kind):
+    affine, shape, (a, b) = placed
+    mask = rasterise(Label.of(kind, {"min": a, "max": b}), shape, affine)
+    index = np.indices(shape).reshape(3, -1)
+    centre = affine[:3, :3] @ index + affine[:3, 3:]
+    low, high = np.minimum(a, b)[:, None], np.maximum(a, b)[:, None]
+    if kind == "cuboid":
+        inside = ((low - 1e-6 <= centre) & (centre <= high + 1e-6)).all(axis=0)
+    else:
+        half = (high - low) / 2
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            terms = np.where(half > 0, ((centre - (low + high) / 2) / half) ** 2,
+                             np.where(np.abs(centre - (low + high) / 2) <= 1e-6, 0, np.inf))
+        inside = terms.sum(axis=0) <= 1 + 1e-9
+    np.testing.assert_array_equal(mask, inside.reshape(shape))
+
+
+def test_an_ellipsoid_is_the_ball_inside_its_box():
+    mask = rasterise(Label.of("ellipsoid", {"min": [1, 1, 1], "max": [5, 5, 5]}), (7, 7, 7),
+                     UNIT)
+    np.testing.assert_array_equal(mask, np.pad(ball(2), 1))
+
+
+def test_a_flat_ellipsoid_is_a_disk():
+    mask = rasterise(Label.of("ellipsoid", {"min": [0, 0, 2], "max": [4, 4, 2]}), (5, 5, 5),
+                     UNIT)
+    np.testing.assert_array_equal(mask[2], disk((5, 5), (2, 2), 2))
+    assert mask.sum() == 13
+
+
+def test_a_rectangle_lands_on_the_nearest_slice():
+    rectangle = {"min": [-96.5, 51.4], "max": [-93, 53.5], "z": 36.0}  # slice 2.4 -> 2
+    mask = rasterise(Label.of("rectangle", rectangle), SHAPE, AFFINE)
+    assert box_of(mask) == [(2, 2), (2, 5), (5, 10)]
+
+
+def test_a_rectangle_halfway_between_slices_lands_on_both_and_beyond_half_on_none():
+    halfway = rasterise(Label.of("rectangle", {"min": [-96.5, 51.4], "max": [-93, 53.5],
+                                               "z": 36.25}), SHAPE, AFFINE)
+    assert box_of(halfway)[0] == (2, 3) and halfway.sum() == 2 * 24
+    below = {"min": [-96.5, 51.4], "max": [-93, 53.5], "z": 30 - 1.3}
+    assert not rasterise(Label.of("rectangle", below), SHAPE, AFFINE).any()
+
+
+def test_an_ellipse_on_its_slice():
+    mask = rasterise(Label.of("ellipse", {"min": [0, 0], "max": [4, 4], "z": 2.2}), (5, 5, 5),
+                     UNIT)
+    np.testing.assert_array_equal(mask[2], disk((5, 5), (2, 2), 2))
+    assert mask.sum() == 13
+
+
+def test_a_polyline_is_an_open_one_voxel_line_on_its_slice():
+    points = [[0, 0], [4, 0], [4, 3]]  # x, y on an identity volume
+    mask = rasterise(Label.of("polyline", {"points": points, "z": 1}), (3, 5, 5), UNIT)
+    expected = np.zeros((5, 5), bool)
+    expected[0, 0:5] = True  # y 0, x 0..4
+    expected[0:4, 4] = True  # x 4, y 0..3
+    np.testing.assert_array_equal(mask[1], expected)
+    assert mask.sum() == expected.sum()  # not closed back to the start
+
+
+def test_a_polyline_partly_outside_is_clipped():
+    mask = rasterise(Label.of("polyline", {"points": [[-10, 2], [10, 2]], "z": 0}), (1, 5, 5),
+                     UNIT)
+    assert voxels(mask) == [(0, 2, x) for x in range(5)]
+
+
+def test_a_ruler_is_a_connected_3d_line():
+    ruler = Label.of("ruler", {"section": None, "start": [0, 0, 0], "end": [6, 3, 2]})
+    mask = rasterise(ruler, (3, 4, 7), UNIT)
+    found = voxels(mask)
+    assert found[0] == (0, 0, 0) and found[-1] == (2, 3, 6) and len(found) == 7
+    for a, b in itertools.pairwise(sorted(found, key=lambda v: v[2])):
+        assert max(abs(p - q) for p, q in zip(a, b, strict=True)) == 1
+
+
+def test_a_ruler_through_the_volume_from_far_away():
+    ruler = Label.of("ruler", {"section": None, "start": [-1e6, 1, 1], "end": [1e6, 1, 1]})
+    assert voxels(rasterise(ruler, (3, 3, 4), UNIT)) == [(1, 1, x) for x in range(4)]
+
+
+def test_a_voxel_label_is_its_mask():
+    mask = np.zeros(SHAPE, bool)
+    mask[1, 2:4, 5] = True
+    np.testing.assert_array_equal(rasterise(Label.voxel(mask), SHAPE, AFFINE), mask)
+    with pytest.raises(ValidationError, match=r"shape \(10, 20, 30\), not \(10, 20, 31\)"):
+        rasterise(Label.voxel(mask), (10, 20, 31), AFFINE)
+
+
 # -- refusals ------------------------------------------------------------------------------
 
 MASK = np.zeros((2, 3, 4), bool)
@@ -376,6 +550,16 @@ MASK = np.zeros((2, 3, 4), bool)
     (lambda: bucket_fill(MASK[0], 3, 0), r"\(y=3, x=0\) is outside the slice: y must be 0 to 2"),
     (lambda: bucket_fill(MASK[0], 0, -1), "x 0 to 3"),
     (lambda: bucket_fill(MASK[0], 0.5, 0), "y and x must be integer voxel indices, got 0.5"),
+    (lambda: rasterise("point", SHAPE, AFFINE), "Labels are cnb.Label values"),
+    (lambda: rasterise(Label.point([0, 0, 0]), (10, 20), AFFINE),
+     r"shape must be 3 integers >= 1 \(z, y, x\), got \(10, 20\)"),
+    (lambda: rasterise(Label.point([0, 0, 0]), (0, 20, 30), AFFINE), "integers >= 1"),
+    (lambda: rasterise(Label.point([0, 0, 0]), (2.0, 20, 30), AFFINE), r"got \(2.0, 20, 30\)"),
+    (lambda: rasterise(Label.point([0, 0, 0]), SHAPE, np.eye(3)), "affine must be a 4x4 array"),
+    (lambda: rasterise(Label.point([0, 0, 0]), SHAPE, np.full((4, 4), np.nan)), "finite"),
+    (lambda: rasterise(Label.point([0, 0, 0]), SHAPE, "eye"), "4x4"),
+    (lambda: rasterise(Label.point([0, 0, 0]), SHAPE, np.ones((4, 4))), "last row"),
+    (lambda: rasterise(Label.point([0, 0, 0]), SHAPE, np.diag([1, 0, 1, 1])), "invertible"),
 ])
 def test_refusals_name_the_rule_and_the_value(call, message):
     with pytest.raises(ValidationError, match=message):
