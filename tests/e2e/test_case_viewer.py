@@ -73,8 +73,7 @@ def test_view_keys_stroke_save_and_reopen(page, expect, server, workspace, scree
     save = viewer.get_by_role("button", name="Save", exact=True)
     expect(save).to_be_enabled()
     viewer.get_by_label("Message").fill("Stroke drawn in the browser.")
-    save.click()
-    save.click()  # a double click saves once: the second finds nothing to save
+    save.dblclick()  # a double click saves once: the second click finds nothing to save
     viewer.get_by_text("Saved revision 1.").wait_for()
     expect(save).to_be_disabled()
     screenshot(viewer, "case_viewer.png")
@@ -111,4 +110,8 @@ def test_view_keys_stroke_save_and_reopen(page, expect, server, workspace, scree
     colour = label.data["color"]
     expected = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
     assert [red, green, blue] == expected  # alpha 1: the label's own colour
+    viewer.get_by_role("button", name="coronal").click()  # head at the top, z stretched
+    expect(viewer.locator(".cnb-slice-view")).to_have_attribute("data-shown",
+                                                                f"coronal:{rows // 2}")
+    assert canvas.evaluate("c => c.height") < size[1]  # 60 slices of 5 mm: a wide picture
     page.close()
