@@ -106,6 +106,7 @@ class CaseViewer(widgets.VBox):
         self._volume: Volume | None = None
         self._conflict = False
         self._rows: list[_LabelRow] = []
+        self._latest_index: int | None = None  # as of the last look at the history
         self._build()
         super().__init__([self.header, self._top_row,
                           widgets.HBox([self.view, self._side]), self._save_row,
@@ -262,6 +263,8 @@ class CaseViewer(widgets.VBox):
         self.view.window = [level, width]
         self._show_axis(self.axis)
         self._show_labels()
+        if self._latest_index is not None:
+            self._show_header()
 
     def _chosen_window(self, entry: Any, volume: Volume) -> tuple[float, float, str]:
         series = self.store.series(entry.series_uid)
@@ -374,7 +377,7 @@ class CaseViewer(widgets.VBox):
 
     def _window_options(self, source: str) -> None:
         options = [(f"preset {p}", f"preset:{p}") for p in self.presets]
-        if self._windows[self._entry][2] == "dicom" or self._dicom_window() is not None:
+        if self._dicom_window() is not None:
             options.append(("DICOM file", "dicom"))
         options += [("automatic", "auto"), ("manual", "manual")]
         with self._quiet():
@@ -719,15 +722,19 @@ class CaseViewer(widgets.VBox):
     def _refresh_history(self) -> None:
         history = self.case.history()
         self.description_input.options = list(dict.fromkeys(history["description"]))
-        latest = int(history["index"].iloc[-1])
+        self._latest_index = int(history["index"].iloc[-1])
+        self._show_header()
+        self._update()
+
+    def _show_header(self) -> None:
         opened = self._opened.index
-        state = "latest" if opened == latest else f"the latest is {latest}"
+        state = "latest" if opened == self._latest_index else (
+            f"the latest is {self._latest_index}")
         entry = self._opened.series[self._entry]
         self.header.value = (f"<b>Case {escape(self.case.case_id)}</b> in project"
                              f" <b>{escape(self.project.name)}</b>, revision {opened} ({state})"
                              f" · series {escape(entry.series_uid)}"
                              f" ({escape(entry.partial_volume.describe(3))})")
-        self._update()
 
     def _update(self) -> None:
         problem = self.save_problem

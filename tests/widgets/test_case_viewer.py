@@ -330,3 +330,24 @@ def test_repr(viewer):
     assert repr(viewer).startswith(f"<CaseViewer {viewer.case.case_id} revision 0 entry 0")
     viewer.add_voxel_label()
     assert repr(viewer).endswith("labels 1 unsaved>")
+
+
+def test_each_series_entry_keeps_its_edits_and_one_save_holds_them_all(writer):
+    uids = writer.uids
+    case = writer.create_case(writer.project_id, [uids["chest_ct_lung"], uids["abdomen_ct"]])
+    viewer = CaseViewer(writer, case.case_id)
+    assert viewer.entry_picker.layout.display is None  # two entries: the picker shows
+    viewer.add_voxel_label("lung")
+    viewer.paint(viewer.slice, 10, 10, 1)
+    viewer.show_entry(1)
+    assert viewer.entry == 1 and len(viewer.labels) == 0 and viewer.dirty
+    assert uids["abdomen_ct"] in viewer.header.value
+    viewer.add_voxel_label("abdomen")
+    viewer.paint(viewer.slice, 20, 20, 1)
+    viewer.entry_picker.value = 0  # the picker, as a user changes it
+    assert viewer.entry == 0 and [lb.name for lb in viewer.labels] == ["lung"]
+    with pytest.raises(cnb.ValidationError, match="entry must be an integer from 0 to 1"):
+        viewer.show_entry(2)
+    revision = viewer.save("Both.")
+    assert [[lb.name for lb in e.labels] for e in revision.series] == [["lung"], ["abdomen"]]
+    assert not viewer.dirty
