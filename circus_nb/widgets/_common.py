@@ -28,7 +28,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ..api.series import Series
-from ..errors import CircusError, ValidationError
+from ..errors import CircusError, PermissionDenied, ValidationError
 from ..thumbnails import png_bytes
 
 THUMBNAIL_SIZE = 128
@@ -95,6 +95,15 @@ class Message(widgets.HTML):
         except CircusError as e:
             self.show_error(e)
             raise
+
+
+def write_refusal(store: Any, project: Any) -> str:
+    """"Read only: why" when the store's user may not write on ``project``, else ``""``."""
+    try:
+        store.rights.require_role(project.project_id, "write", project.name)
+    except PermissionDenied as e:
+        return f"Read only: {e}"
+    return ""
 
 
 def run_and_show(message: Message, action: Callable[[], Any]) -> None:

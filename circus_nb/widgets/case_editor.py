@@ -40,7 +40,16 @@ from ..errors import (
     RevisionConflict,
     ValidationError,
 )
-from ._common import Guard, Message, TagPicker, button, labelled, run_and_show, table_html
+from ._common import (
+    Guard,
+    Message,
+    TagPicker,
+    button,
+    labelled,
+    run_and_show,
+    table_html,
+    write_refusal,
+)
 from ._form import AttributesForm
 
 __all__ = ["CaseEditor"]
@@ -220,7 +229,7 @@ class CaseEditor(widgets.VBox):
     def save_problem(self) -> str | None:
         """Why Save is disabled, in words (the first reason); ``None`` when it is not."""
         if not self.writable:
-            return self._write_refusal()
+            return write_refusal(self.store, self.project)
         if self.problem is not None:
             return f"Save needs a valid form: {self.problem}"
         if not self.description_input.value.strip():
@@ -242,7 +251,7 @@ class CaseEditor(widgets.VBox):
             return (f"Revision {opened.index} is identical to the latest revision,"
                     f" {latest.index}: there is nothing to restore.")
         if not self.writable:
-            return self._write_refusal()
+            return write_refusal(self.store, self.project)
         return None
 
     @property
@@ -424,15 +433,8 @@ class CaseEditor(widgets.VBox):
                              f" <b>{escape(self.project.name)}</b>, {len(rows)} revision(s)")
         self._show_tags(self.case.tags)
         self._writable = self.store.rights.has_role(self.case.project_id, "write")
-        self.notice.show("" if self._writable else self._write_refusal(), "info")
+        self.notice.show("" if self._writable else write_refusal(self.store, self.project), "info")
         self.show_diff(max(self._base - 1, 0), self._base)
-
-    def _write_refusal(self) -> str:
-        try:
-            self.store.rights.require_role(self.case.project_id, "write", self.project.name)
-        except PermissionDenied as e:
-            return f"Read only: {e}"
-        return ""
 
     def _show_tags(self, tags: list[str]) -> None:
         # the project's tags, and any other tag the case has (the API takes free tags)

@@ -54,8 +54,8 @@ from ..domain.schema import validate_attributes
 from ..domain.series import Volume
 from ..domain.values import check_color, check_int, check_text, shown
 from ..domain.window import auto_window, choose_window
-from ..errors import CircusError, PermissionDenied, RevisionConflict, ValidationError
-from ._common import Guard, Message, button, run_and_show
+from ..errors import CircusError, RevisionConflict, ValidationError
+from ._common import Guard, Message, button, run_and_show, write_refusal
 from ._form import AttributesForm
 from .layers import AXIS_NAMES, Layers, check_axis, plane
 from .slice_view import Slice, SliceView
@@ -613,20 +613,13 @@ class CaseViewer(widgets.VBox):
     def save_problem(self) -> str | None:
         """Why Save cannot append a revision now, or ``None``."""
         if not self.store.rights.has_role(self.case.project_id, "write"):
-            return self._write_refusal()
+            return write_refusal(self.store, self.project)
         if not self.dirty:
             return (f"Nothing to save: the labels are as in revision {self._opened.index}."
                     " Paint, add or delete a label first.")
         if not self.description_input.value.strip():
             return "Write a revision message to save."
         return None
-
-    def _write_refusal(self) -> str:
-        try:
-            self.store.rights.require_role(self.case.project_id, "write", self.project.name)
-        except PermissionDenied as e:
-            return f"Read only: {e}"
-        return ""
 
     def save(self, description: str | None = None, *, on_latest: bool = False) -> Revision:
         """Append a revision with the labels as edited; base = the revision opened.
