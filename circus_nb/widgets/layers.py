@@ -36,9 +36,10 @@ from ..domain.project import TAG_PALETTE
 from ..domain.values import check_color, check_int, shown
 from ..errors import CircusError, ValidationError
 
-__all__ = ["Layer", "Layers", "MaskEdit"]
+__all__ = ["Layer", "Layers", "MaskEdit", "Overlay"]
 
 MAX_RADIUS = 64
+MAX_OVERLAPPING = 63  # labels drawn on one slice: those listed last
 AXIS_NAMES = ("axial", "coronal", "sagittal")
 
 
@@ -102,6 +103,30 @@ class ListEdit:
     position: int
     added: bool
     what: str = field(default="")
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """Labels on a slice as ``codes`` (rows, columns; 0 = none) into RGBA ``colors``: one
+    code per combination of labels, so overlaps keep every label's colour and alpha."""
+
+    codes: np.ndarray
+    colors: np.ndarray
+
+    def rgba(self) -> np.ndarray:
+        """The overlay as an RGBA image (rows, columns, 4) uint8."""
+        return self.colors[self.codes]
+
+
+def _composite(layers: Sequence[Layer]) -> list[int]:
+    """RGBA of ``layers`` laid one over the other, in order ("over" compositing)."""
+    rgb, alpha = np.zeros(3), 0.0
+    for layer in layers:
+        colour = np.array([int(layer.color[i:i + 2], 16) for i in (1, 3, 5)], float)
+        out = layer.alpha + alpha * (1 - layer.alpha)
+        rgb = (colour * layer.alpha + rgb * alpha * (1 - layer.alpha)) / max(out, 1e-9)
+        alpha = out
+    return [*np.rint(rgb).astype(int).tolist(), round(alpha * 255)]
 
 
 def _disk(radius: int) -> tuple[np.ndarray, np.ndarray]:
@@ -183,22 +208,25 @@ class Layers:
         """The labels as they would be saved now."""
         return [layer.label() for layer in self.items]
 
-    def overlay(self, axis: int, index: int) -> np.ndarray | None:
-        """RGBA (rows, columns, 4) uint8 of the visible labels on one slice, or ``None``."""
-        rgba: np.ndarray | None = None
-        for layer in self.items:
-            cut = plane(layer.mask, axis, index)
-            if not layer.visible or not cut.any():
-                continue
-            if rgba is None:
-                rgba = np.zeros((*cut.shape, 4), np.float32)
-            colour = np.array([int(layer.color[i:i + 2], 16) for i in (1, 3, 5)], np.float32)
-            under = rgba[cut]  # "over" compositing: later labels lie on top
-            a, below = layer.alpha, under[:, 3:4] / 255
-            out_a = a + below * (1 - a)
-            mixed = (colour * a + under[:, :3] * below * (1 - a)) / np.maximum(out_a, 1e-6)
-            rgba[cut] = np.concatenate([mixed, out_a * 255], axis=1)
-        return None if rgba is None else np.rint(rgba).astype(np.uint8)
+    def overlay(self, axis: int, index: int) -> Overlay | None:
+        """The visible labels on one slice, or ``None`` where none cuts it."""
+        cuts = [(layer, cut) for layer in self.items
+                if layer.visible and (cut := plane(layer.mask, axis, index)).any()]
+        if not cuts:
+            return None
+        cuts = cuts[-MAX_OVERLAPPING:]  # more would not fit the bits of a voxel's key
+        key = np.zeros(cuts[0][1].shape, np.int64)  # bit j: the j-th label cutting here
+        for j, (_, cut) in enumerate(cuts):
+            key[cut] |= 1 << j
+        where = key != 0
+        combinations, inverse = np.unique(key[where], return_inverse=True)
+        codes = np.zeros(key.shape, np.uint8 if len(combinations) < 256 else np.uint16)
+        codes[where] = inverse + 1
+        colors = np.zeros((len(combinations) + 1, 4), np.uint8)
+        for code, combination in enumerate(combinations.tolist(), start=1):
+            colors[code] = _composite([layer for j, (layer, _) in enumerate(cuts)
+                                       if combination >> j & 1])
+        return Overlay(codes, colors)
 
     # -- the list --------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 // The browser half of circus_nb's SliceView: one slice on a <canvas>.
 //
-// The kernel owns the volume and the labels. For each slice it sends one message with
-// two buffers: the float32 pixels and, when a label cuts the slice, an RGBA overlay.
+// The kernel owns the volume and the labels. For each slice it sends one message: the
+// pixels (int16 or float32) and, when labels cut the slice, a code per pixel (uint8 or
+// uint16) with the RGBA colour of each code (one code per combination of labels).
 // This side windows the pixels (so a preset or level/width change needs no message),
 // zooms and pans, draws a stroke at once while the mouse moves, and sends the stroke
 // (points in slice pixels) to the kernel on mouse up. The kernel paints it into the
@@ -29,33 +30,41 @@ function render({ model, el }) {
   el.append(canvas, info);
 
   const ctx = canvas.getContext("2d");
-  const base = document.createElement("canvas"); // the windowed slice, one pixel per voxel
-  const overlay = document.createElement("canvas"); // the labels, one pixel per voxel
-  let slice = null; // {axis, index, w, h, aspect, text, pixels: Float32Array, rgba}
+  const base = document.createElement("canvas"); // the slice and its labels, a pixel a voxel
+  let slice = null; // {axis, index, w, h, aspect, text, pixels, codes, colors}
   let stroke = null; // {points: [[col, row], ...], erase, pan: [x, y] when panning}
 
-  function floats(view) {
-    return new Float32Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
+  const TYPES = { int16: Int16Array, float32: Float32Array, uint8: Uint8Array,
+                  uint16: Uint16Array };
+  function typed(view, name) {
+    const Type = TYPES[name], count = view.byteLength / Type.BYTES_PER_ELEMENT;
+    if (view.byteOffset % Type.BYTES_PER_ELEMENT === 0) {
+      return new Type(view.buffer, view.byteOffset, count); // no copy
+    }
+    return new Type(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
   }
 
+  // the window applied to the pixels, the labels' colours blended over them
   function paintBase() {
     const [level, width] = model.get("window");
     const low = level - width / 2, scale = 255 / width;
-    const image = new ImageData(slice.w, slice.h), out = image.data, px = slice.pixels;
-    for (let i = 0, j = 0; i < px.length; i++, j += 4) {
-      const g = (px[i] - low) * scale;
-      out[j] = out[j + 1] = out[j + 2] = g < 0 ? 0 : g > 255 ? 255 : g;
+    const image = new ImageData(slice.w, slice.h), out = image.data;
+    const { pixels, codes, colors } = slice;
+    for (let i = 0, j = 0; i < pixels.length; i++, j += 4) {
+      let g = (pixels[i] - low) * scale;
+      g = g < 0 ? 0 : g > 255 ? 255 : g;
+      const code = codes ? codes[i] : 0;
+      if (code) {
+        const k = 4 * code, a = colors[k + 3] / 255, keep = (1 - a) * g;
+        out[j] = colors[k] * a + keep; out[j + 1] = colors[k + 1] * a + keep;
+        out[j + 2] = colors[k + 2] * a + keep;
+      } else {
+        out[j] = out[j + 1] = out[j + 2] = g;
+      }
       out[j + 3] = 255;
     }
     base.width = slice.w; base.height = slice.h;
     base.getContext("2d").putImageData(image, 0, 0);
-  }
-
-  function paintOverlay() {
-    overlay.width = slice.w; overlay.height = slice.h;
-    if (slice.rgba) {
-      overlay.getContext("2d").putImageData(new ImageData(slice.rgba, slice.w, slice.h), 0, 0);
-    }
   }
 
   // image pixel (col, row) -> canvas pixel: fit, then zoom about the view's centre
@@ -82,7 +91,6 @@ function render({ model, el }) {
     ctx.imageSmoothingEnabled = false;
     ctx.setTransform(t.sx, 0, 0, t.sy, t.ox, t.oy);
     ctx.drawImage(base, 0, 0);
-    ctx.drawImage(overlay, 0, 0);
     if (stroke && stroke.points.length) drawStroke();
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     const [level, width] = model.get("window");
@@ -204,16 +212,37 @@ function render({ model, el }) {
     else go(model.get("index") + (event.deltaY < 0 ? 1 : -1));
   }
 
+  // slices by "axis:index", oldest first, as the kernel remembers sending them
+  const cache = new Map();
+  let version = -1;
+
   function onMessage(message, buffers) {
-    if (message.type !== "slice") return;
-    if (message.axis !== model.get("axis") || message.index !== model.get("index")) return;
-    slice = { axis: message.axis, index: message.index, w: message.w, h: message.h,
-              aspect: message.aspect, text: message.text, pixels: floats(buffers[0]),
-              rgba: buffers.length > 1 ? new Uint8ClampedArray(buffers[1].buffer.slice(
-                buffers[1].byteOffset, buffers[1].byteOffset + buffers[1].byteLength)) : null };
+    if (message.type !== "slice" || message.version < version) return;
+    if (message.version > version) { cache.clear(); version = message.version; }
+    const labelled = message.codes !== null;
+    const entry = { axis: message.axis, index: message.index, w: message.w, h: message.h,
+                    aspect: message.aspect, text: message.text,
+                    pixels: typed(buffers[0], message.pixels),
+                    codes: labelled ? typed(buffers[1], message.codes) : null,
+                    colors: labelled ? typed(buffers[2], "uint8") : null };
+    const key = `${entry.axis}:${entry.index}`;
+    cache.delete(key);
+    cache.set(key, entry);
+    while (cache.size > model.get("cache_size")) cache.delete(cache.keys().next().value);
+    if (entry.axis === model.get("axis") && entry.index === model.get("index")) display(entry);
+  }
+
+  function display(entry) {
+    slice = entry;
     paintBase();
-    paintOverlay();
     compose();
+  }
+
+  // the slice asked for (here or by the kernel): drawn at once when it is in the cache,
+  // else when the kernel's message arrives
+  function showCurrent() {
+    const entry = cache.get(`${model.get("axis")}:${model.get("index")}`);
+    if (entry && entry !== slice) display(entry);
   }
 
   const repaint = () => { if (slice) { paintBase(); compose(); } };
@@ -223,6 +252,8 @@ function render({ model, el }) {
   window.addEventListener("mousemove", onMove);
   window.addEventListener("mouseup", onUp);
   model.on("msg:custom", onMessage);
+  model.on("change:index", showCurrent);
+  model.on("change:axis", showCurrent);
   model.on("change:window", repaint);
   model.on("change:zoom", compose);
   model.on("change:center", compose);
@@ -232,6 +263,8 @@ function render({ model, el }) {
     window.removeEventListener("mousemove", onMove);
     window.removeEventListener("mouseup", onUp);
     model.off("msg:custom", onMessage);
+    model.off("change:index", showCurrent);
+    model.off("change:axis", showCurrent);
     model.off("change:window", repaint);
     model.off("change:zoom", compose);
     model.off("change:center", compose);

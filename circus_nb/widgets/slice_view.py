@@ -1,8 +1,12 @@
 """``SliceView``: one slice of a volume on a canvas in the browser, labels on top.
 
-The kernel keeps the voxels; the view asks for the slice it shows and gets it in
-one message (float32 pixels and, where a label cuts the slice, an RGBA overlay).
-Windowing, zoom and pan happen in the browser, so a preset key redraws at once.
+The kernel keeps the voxels and sends each slice in one message: its pixels (int16
+when they are whole numbers that fit, else float32) and, where labels cut the slice, a
+code per pixel with the colour of each code. Windowing, zoom and pan happen in the
+browser, so a preset key redraws at once. The kernel also sends the slices next to the
+one shown (three ahead in the direction of travel, one behind), so stepping through a
+stack draws from the browser's cache; a change of the voxels or labels (``refresh()``)
+makes everything sent before stale.
 Strokes drawn with the mouse come back as small messages (see ``on_stroke``).
 
 The view knows nothing about cases: :class:`~circus_nb.widgets.CaseViewer` gives it a
@@ -20,6 +24,7 @@ The view knows nothing about cases: :class:`~circus_nb.widgets.CaseViewer` gives
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +34,8 @@ import anywidget
 import numpy as np
 import traitlets
 
+from .layers import Overlay
+
 __all__ = ["AXES", "Slice", "SliceView"]
 
 AXES = ("axial", "coronal", "sagittal")  # along axis 0, 1, 2 of a (z, y, x) volume
@@ -37,11 +44,11 @@ TOOLS = ("view", "brush", "eraser", "fill")
 
 @dataclass(frozen=True)
 class Slice:
-    """What the browser draws: ``pixels`` (rows, columns), an RGBA ``overlay`` or
+    """What the browser draws: ``pixels`` (rows, columns), the labels' ``overlay`` or
     ``None``, the pixel ``aspect`` (row spacing / column spacing) and a ``text`` line."""
 
     pixels: np.ndarray
-    overlay: np.ndarray | None = None
+    overlay: Overlay | None = None
     aspect: float = 1.0
     text: str = ""
 
@@ -68,6 +75,7 @@ class SliceView(anywidget.AnyWidget):
     zoom = traitlets.Float(1.0).tag(sync=True)
     center = traitlets.List([]).tag(sync=True)  # [column, row] the view centres; [] = middle
     display_size = traitlets.Int(512).tag(sync=True)
+    cache_size = traitlets.Int(24).tag(sync=True)  # slices the browser keeps, oldest out
 
     def __init__(self, source: Callable[[str, int], Slice], **kwargs: Any):
         super().__init__(**kwargs)
@@ -75,10 +83,13 @@ class SliceView(anywidget.AnyWidget):
         self.on_stroke: Callable[[str, int, list, int, bool], Any] = lambda *a: None
         self.on_fill: Callable[[str, int, int, int], Any] = lambda *a: None
         self.on_key: Callable[[str], Any] = lambda name: None  # "undo" / "redo"
-        self.sent: tuple[str, int] | None = None  # what the last slice message showed
+        # what the browser's cache holds, as it holds it: oldest first, same size
+        self.sent: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self.version = 0  # of the voxels and labels: a refresh makes a new one
         self._moving = False
+        self._last_index = 0
         self.on_msg(self._on_message)
-        self.observe(lambda _: None if self._moving else self.refresh(),
+        self.observe(lambda _: None if self._moving else self._send_around(),
                      names=["axis", "index"])
 
     @traitlets.validate("index")
@@ -92,32 +103,51 @@ class SliceView(anywidget.AnyWidget):
         return proposal["value"]
 
     def show(self, axis: str, index: int, count: int) -> None:
-        """Show slice ``index`` of ``count`` on ``axis``: one message, however many change."""
+        """Show slice ``index`` of ``count`` on ``axis``: one message at most."""
         self._moving = True
         try:
             with self.hold_trait_notifications():
                 self.count, self.axis, self.index = count, axis, index
         finally:
             self._moving = False
-        self.refresh()
+        self._send_around()
 
     def refresh(self) -> None:
-        """Send the slice shown now (after its voxels or labels changed)."""
-        shown = self.source(self.axis, self.index)
-        pixels = np.ascontiguousarray(shown.pixels, np.float32)
+        """The voxels or labels changed: send the slice shown again, and its neighbours."""
+        self.version += 1
+        self.sent.clear()
+        self._send_around()
+
+    def _send_around(self) -> None:
+        """Send the slice shown and its neighbours, those the browser does not have."""
+        step = -1 if self.index < self._last_index else 1
+        self._last_index = self.index
+        for index in (self.index, *(self.index + k * step for k in (1, 2, 3)),
+                      self.index - step):
+            if 0 <= index < self.count and (self.axis, index) not in self.sent:
+                self._send_slice(self.axis, index)
+
+    def _send_slice(self, axis: str, index: int) -> None:
+        shown = self.source(axis, index)
+        pixels = _compact(shown.pixels)
         buffers = [memoryview(pixels)]
-        if shown.overlay is not None:
-            buffers.append(memoryview(np.ascontiguousarray(shown.overlay, np.uint8)))
-        header = {"type": "slice", "axis": self.axis, "index": self.index,
+        header = {"type": "slice", "axis": axis, "index": index, "version": self.version,
                   "h": pixels.shape[0], "w": pixels.shape[1], "aspect": shown.aspect,
-                  "text": shown.text}
+                  "text": shown.text, "pixels": pixels.dtype.name, "codes": None}
+        if shown.overlay is not None:
+            codes = np.ascontiguousarray(shown.overlay.codes)
+            header["codes"] = codes.dtype.name
+            buffers += [memoryview(codes), memoryview(np.ascontiguousarray(shown.overlay.colors))]
         self.send(header, buffers=buffers)
-        self.sent = (self.axis, self.index)
+        self.sent[axis, index] = None
+        while len(self.sent) > self.cache_size:
+            self.sent.popitem(last=False)
 
     def _on_message(self, _widget: Any, content: dict, _buffers: list) -> None:
         kind = content.get("type")
-        if kind == "ready":
-            self.refresh()
+        if kind == "ready":  # a new view, with an empty cache
+            self.sent.clear()
+            self._send_around()
         elif kind == "stroke":
             self.on_stroke(content["axis"], int(content["index"]), content["points"],
                            int(content["radius"]), bool(content["erase"]))
@@ -131,3 +161,13 @@ class SliceView(anywidget.AnyWidget):
         level, width = self.window
         return (f"<SliceView {self.axis} {self.index + 1}/{self.count} window"
                 f" L {level:g} W {width:g}>")
+
+
+def _compact(pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` as int16 when that loses nothing (CT, most MR: half the bytes to send),
+    else float32."""
+    with np.errstate(invalid="ignore"):  # NaN or out of range: not equal, so float32
+        whole = pixels.astype(np.int16)
+    if np.array_equal(whole, pixels):
+        return whole
+    return np.ascontiguousarray(pixels, np.float32)

@@ -163,7 +163,7 @@ def test_a_stroke_from_the_browser_paints_the_same_mask(viewer):
              radius=0, erase=False)  # points are (column, row)
     mask = viewer.labels[0].mask()
     assert mask[z, 20, 10:15].all() and mask.sum() == 5
-    overlay = viewer._slice("axial", z).overlay
+    overlay = viewer._slice("axial", z).overlay.rgba()
     assert overlay[20, 12].tolist() == [int(viewer.layers[0].color[i:i + 2], 16)
                                         for i in (1, 3, 5)] + [255]
     assert overlay[0, 0, 3] == 0
@@ -252,7 +252,7 @@ def test_save_appends_a_revision_and_reopening_shows_the_labels(writer, viewer, 
     assert stored.mask()[z, 30, 30] and stored.mask().sum() == viewer.labels[0].mask().sum()
     again = CaseViewer(writer, case.case_id)
     assert again.slice == z  # opens where the labels are
-    assert again._slice("axial", z).overlay[30, 30, 3] == 255
+    assert again._slice("axial", z).overlay.rgba()[30, 30, 3] == 255
     with pytest.raises(cnb.CircusError, match="Nothing to save"):
         again.save("Again.")
     old = CaseViewer(writer, case.case_id, revision=0)
@@ -316,7 +316,7 @@ def test_geometric_labels_are_drawn_but_not_painted(writer, case):
                                                   (point,))])
     viewer = CaseViewer(writer, case.case_id)
     assert viewer.slice == z and viewer.layers[0].mask[z, 32, 32]
-    assert viewer._slice("axial", z).overlay[32, 32].tolist() == [0, 255, 0, 255]
+    assert viewer._slice("axial", z).overlay.rgba()[32, 32].tolist() == [0, 255, 0, 255]
     viewer.select_label(0)
     with pytest.raises(cnb.CircusError, match="is a point.*cannot be painted"):
         viewer.paint(z, 1, 1)
