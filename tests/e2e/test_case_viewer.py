@@ -52,6 +52,10 @@ def test_view_keys_stroke_save_and_reopen(page, expect, server, workspace, scree
     canvas.press("2")  # the demo's second preset: mediastinum, L 40 W 400
     expect(viewer.locator(".cnb-slice-info")).to_contain_text("W 400 L 40")
     expect(viewer.get_by_label("Level")).to_have_value("40")
+    canvas.press("+")
+    expect(viewer.locator(".cnb-slice-info")).to_contain_text("zoom 1.25x")
+    canvas.press("0")  # fit again: the stroke below is placed on the unzoomed image
+    expect(viewer.locator(".cnb-slice-info")).not_to_contain_text("zoom")
     canvas.press("v")  # back to the view tool: B chose the brush, with no label yet
 
     # a new label, and a stroke across the image with the mouse
