@@ -243,12 +243,17 @@ class Layers:
         return layer
 
     def add_voxel(self, name: str | None = None, color: str | None = None) -> int:
-        """Add an empty voxel label at the end and select it; its index."""
+        """Add an empty voxel label at the end and select it; its index. Without a name it
+        is called ``label 1``, ``label 2``... (the first not taken)."""
         if color is None:
             used = {layer.color for layer in self.items}
             color = next((c for c in TAG_PALETTE if c not in used),
                          TAG_PALETTE[len(self.items) % len(TAG_PALETTE)])
         check_color(color, "label color")
+        if name is None:  # a name to tell it by (datasets give masks by label name)
+            names = {layer.name for layer in self.items}
+            name = next(f"label {k}" for k in range(1, len(names) + 2)
+                        if f"label {k}" not in names)
         layer = Layer("voxel", check_label_name(name), color, 1.0, {},
                       np.zeros(self.shape, bool))
         self._push(ListEdit(layer, len(self.items), True, f"new label {name or ''}".strip()))

@@ -153,7 +153,11 @@ def test_bad_paint_arguments_change_nothing(viewer):
         viewer.add_voxel_label(color="red")
     with pytest.raises(cnb.ValidationError, match="label name"):
         viewer.add_voxel_label(name="two\nlines")
-    assert len(viewer.labels) == 1
+    assert [lb.name for lb in viewer.labels] == ["label 1"]
+    viewer.add_voxel_label()
+    viewer.set_label(0, name="lesion")
+    viewer.add_voxel_label()  # the first name not taken
+    assert [lb.name for lb in viewer.labels] == ["lesion", "label 2", "label 1"]
 
 
 def test_a_stroke_from_the_browser_paints_the_same_mask(viewer):
