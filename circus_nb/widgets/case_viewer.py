@@ -627,6 +627,21 @@ class CaseViewer(widgets.VBox):
                     " Paint, add or delete a label first.")
         if not self.description_input.value.strip():
             return "Write a revision message to save."
+        return self._attributes_problem()
+
+    def _attributes_problem(self) -> str | None:
+        """The first label whose attributes the project's schema refuses, and why."""
+        schema = self.project.label_attributes_schema
+        for i, layers in self._layers.items():
+            for j, layer in enumerate(layers):
+                try:
+                    validate_attributes(schema, layer.attributes)
+                except ValidationError as e:
+                    entry = (f" of series entry {i} (show_entry({i}) first)"
+                             if len(self._opened.series) > 1 else "")
+                    return (f"Label {j} ({shown(layer.name or '')}){entry} cannot be saved: {e}"
+                            f" Set them in the Label attributes form or with set_label({j},"
+                            " attributes={...}).")
         return None
 
     def save(self, description: str | None = None, *, on_latest: bool = False) -> Revision:
@@ -656,6 +671,9 @@ class CaseViewer(widgets.VBox):
         self.store.rights.require_role(self.case.project_id, "write", self.project.name)
         if not self.dirty:
             raise CircusError(self.save_problem or "Nothing to save.")
+        problem = self._attributes_problem()
+        if problem:
+            raise ValidationError(problem, field="attributes")
         base = self.case.latest if on_latest else self._opened
         series = self._entries_on(base)
         try:

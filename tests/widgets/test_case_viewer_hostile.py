@@ -101,3 +101,24 @@ def test_bad_arguments_write_nothing(writer, viewer):
         with pytest.raises(cnb.CircusError):
             call()
     assert snapshot(writer) == before and viewer.dirty
+
+
+def test_a_label_missing_a_required_attribute_is_named_and_nothing_is_written(cases):
+    cases.update_project(cases.project_id, label_attributes_schema={
+        "type": "object", "required": ["malignant"],
+        "properties": {"malignant": {"type": "boolean"}}})
+    case = cases.create_case(cases.project_id, [cases.uids["chest_ct_lung"]])
+    viewer = CaseViewer(cases, case.case_id)
+    for name in ("first", "second"):
+        viewer.add_voxel_label(name)
+        viewer.paint(viewer.slice, 20, 20, 2)
+    viewer.set_label(0, attributes={"malignant": True})
+    assert viewer.save_button.disabled
+    assert "Label 1 ('second')" in viewer.save_note.text and "malignant" in viewer.save_note.text
+    before = snapshot(cases)
+    with pytest.raises(cnb.ValidationError, match=r"Label 1 \('second'\).*malignant.*set_label"):
+        viewer.save("Two labels.")
+    assert snapshot(cases) == before and viewer.dirty
+    viewer.set_label(1, attributes={"malignant": False})
+    assert not viewer.save_button.disabled
+    assert viewer.save("Two labels.").index == 1
