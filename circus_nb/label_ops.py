@@ -601,7 +601,8 @@ def rasterise(label: Label, shape: tuple[int, int, int], affine: np.ndarray) -> 
     Raises
     ------
     ValidationError
-        If ``label`` breaks a rule of its type, ``shape`` is not 3 integers >= 1,
+        If ``label`` breaks a rule of its type, ``shape`` is not 3 integers >= 1
+        (or too big to hold in memory),
         ``affine`` is not an invertible 4x4 affine of finite numbers, or a voxel
         label's mask has another shape.
     CircusError
@@ -616,7 +617,12 @@ def rasterise(label: Label, shape: tuple[int, int, int], affine: np.ndarray) -> 
                                   f" {tuple(data['shape'])}, not {shape}; rasterise it with the"
                                   " shape of its own volume.", field="shape", value=shape)
         return label.mask()
-    out = np.zeros(shape, bool)
+    try:
+        out = np.zeros(shape, bool)
+    except (MemoryError, ValueError):
+        raise ValidationError(f"shape {shape} is {math.prod(shape):,} voxels, too many voxels to"
+                              " hold in memory; rasterise with the shape of the label's"
+                              " volume.", field="shape", value=shape) from None
     with np.errstate(over="ignore", invalid="ignore"):  # labels may lie very far away
         _draw(label.type, data, out, affine, inverse)
     return out

@@ -599,3 +599,9 @@ def test_no_function_changes_its_input():
                    combine(mask, mask, "add")):
         assert result.dtype == bool and result.shape == mask.shape and result is not mask
     np.testing.assert_array_equal(mask, before)
+
+
+@pytest.mark.parametrize("shape", [(10**6, 10**6, 10**6), (2**100, 1, 1)])
+def test_rasterise_refuses_a_shape_too_big_to_hold(shape):
+    with pytest.raises(ValidationError, match="too many voxels to hold in memory"):
+        label_ops.rasterise(Label.point([0, 0, 0]), shape, np.eye(4))

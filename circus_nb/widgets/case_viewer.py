@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Callable
 from html import escape
 from typing import Any
@@ -78,8 +79,8 @@ COMBINATIONS = ("add", "subtract", "intersect")
 
 
 def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-            value):
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real) or not (
+            math.isfinite(value)):
         raise ValidationError(f"The window {what} is a finite number, got {shown(value)}.",
                               field=what, value=value)
     return float(value)
@@ -225,9 +226,10 @@ class CaseViewer(widgets.VBox):
         self.reload_button.on_click(act(lambda _: self.reload()))
         self.view.on_stroke = lambda axis, index, points, radius, erase: act(self._stroke)(
             axis, index, points, radius, erase)
-        self.view.on_fill = lambda axis, index, row, col: act(self._fill_view)(
-            check_axis(axis), index, row, col)
+        self.view.on_fill = lambda axis, index, row, col: act(
+            lambda: self._fill_view(check_axis(axis), index, row, col))()
         self.view.on_key = lambda name: act(getattr(self, name))()
+        self.view.on_error = self.message.show_error
 
     def _sync(self, control: widgets.Widget, value: Any) -> None:
         with self._quiet():
@@ -454,21 +456,27 @@ class CaseViewer(widgets.VBox):
                   visible: Any = ..., attributes: Any = ...) -> None:
         """Change label ``j``'s name, colour, alpha, visibility or attributes."""
         layer = self.layers.at(j)
+        changes = {}  # every value is checked before any is set
         if name is not ...:
-            layer.name = check_label_name(name or None)
+            changes["name"] = check_label_name(None if name == "" else name)
         if color is not ...:
-            layer.color = check_color(color, "label color")
+            changes["color"] = check_color(color, "label color")
         if alpha is not ...:
-            if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not (
+            if isinstance(alpha, bool | np.bool_) or not isinstance(alpha, numbers.Real) or not (
                     0 <= alpha <= 1):
                 raise ValidationError(f"A label's alpha is a number from 0 to 1, got"
                                       f" {shown(alpha)}.", field="alpha", value=alpha)
-            layer.alpha = float(alpha)
+            changes["alpha"] = float(alpha)
         if visible is not ...:
-            layer.visible = bool(visible)
+            if not isinstance(visible, bool | np.bool_):
+                raise ValidationError(f"A label's visible is True or False, got"
+                                      f" {shown(visible)}.", field="visible", value=visible)
+            changes["visible"] = bool(visible)
         if attributes is not ...:
-            layer.attributes = validate_attributes(self.project.label_attributes_schema,
-                                                   attributes)
+            changes["attributes"] = validate_attributes(self.project.label_attributes_schema,
+                                                        attributes)
+        for key, value in changes.items():
+            setattr(layer, key, value)
         self._changed()
 
     def _show_labels(self) -> None:
@@ -553,19 +561,19 @@ class CaseViewer(widgets.VBox):
         with label ``other``.
         """
         layer = self.layers.editable()
+        if not isinstance(operation, str) or operation not in (*OPERATIONS, *COMBINATIONS):
+            raise ValidationError(f"Unknown label operation {shown(operation)}; they are"
+                                  f" {', '.join([*OPERATIONS, *COMBINATIONS])}.",
+                                  field="operation", value=operation)
         if operation in OPERATIONS:
             function, _, default = OPERATIONS[operation]
             result = function(layer.mask, default if value is None else value)
-        elif operation in COMBINATIONS:
+        else:
             if other is None:
                 raise ValidationError(f"{operation} combines the selected label with another:"
                                       " give other=its index.", field="other", value=None)
             other_layer = self.layers[check_int(other, "other", 0, len(self.layers) - 1)]
             result = label_ops.combine(layer.mask, other_layer.mask, operation)
-        else:
-            raise ValidationError(f"Unknown label operation {shown(operation)}; they are"
-                                  f" {', '.join([*OPERATIONS, *COMBINATIONS])}.",
-                                  field="operation", value=operation)
         if self.layers.replace_mask(result, operation):
             self._changed(f"Applied {operation}.")
         else:
@@ -619,6 +627,21 @@ class CaseViewer(widgets.VBox):
                     " Paint, add or delete a label first.")
         if not self.description_input.value.strip():
             return "Write a revision message to save."
+        return self._attributes_problem()
+
+    def _attributes_problem(self) -> str | None:
+        """The first label whose attributes the project's schema refuses, and why."""
+        schema = self.project.label_attributes_schema
+        for i, layers in self._layers.items():
+            for j, layer in enumerate(layers):
+                try:
+                    validate_attributes(schema, layer.attributes)
+                except ValidationError as e:
+                    entry = (f" of series entry {i} (show_entry({i}) first)"
+                             if len(self._opened.series) > 1 else "")
+                    return (f"Label {j} ({shown(layer.name or '')}){entry} cannot be saved: {e}"
+                            f" Set them in the Label attributes form or with set_label({j},"
+                            " attributes={...}).")
         return None
 
     def save(self, description: str | None = None, *, on_latest: bool = False) -> Revision:
@@ -648,6 +671,9 @@ class CaseViewer(widgets.VBox):
         self.store.rights.require_role(self.case.project_id, "write", self.project.name)
         if not self.dirty:
             raise CircusError(self.save_problem or "Nothing to save.")
+        problem = self._attributes_problem()
+        if problem:
+            raise ValidationError(problem, field="attributes")
         base = self.case.latest if on_latest else self._opened
         series = self._entries_on(base)
         try:

@@ -135,12 +135,35 @@ def _disk(radius: int) -> tuple[np.ndarray, np.ndarray]:
     return rows[inside], cols[inside]
 
 
+def _clip(start: np.ndarray, end: np.ndarray, low: np.ndarray, high: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The part of the segment start-end inside the box ``low``..``high``, or ``None``."""
+    delta, t0, t1 = end - start, 0.0, 1.0
+    for s, d, lo, hi in zip(start, delta, low, high, strict=True):
+        if d == 0:
+            if not lo <= s <= hi:
+                return None
+            continue
+        a, b = sorted(((lo - s) / d, (hi - s) / d))
+        t0, t1 = max(t0, a), min(t1, b)
+    if t0 > t1:
+        return None
+    return start + t0 * delta, start + t1 * delta
+
+
 def stroke_voxels(points: np.ndarray, radius: int, height: int, width: int
                   ) -> tuple[np.ndarray, np.ndarray]:
     """The (rows, columns) a brush of ``radius`` covers along ``points`` (row, column)."""
     points = np.asarray(points, float).reshape(-1, 2)
-    centres = [points[:1]]
+    # Centres more than radius + 1 outside the slice paint nothing: each segment is cut
+    # to that reach first, so a point far away costs no more than one at the edge.
+    low, high = np.array([-radius - 1.0] * 2), np.array([height + radius, width + radius], float)
+    centres = [points[:1][((points[:1] >= low) & (points[:1] <= high)).all(axis=1)]]
     for start, end in itertools.pairwise(points):
+        cut = _clip(start, end, low, high)
+        if cut is None:
+            continue
+        start, end = cut
         steps = int(np.ceil(np.abs(end - start).max())) + 1
         centres.append(start + (end - start) * np.linspace(0, 1, steps)[:, None])
     centres = np.unique(np.rint(np.concatenate(centres)).astype(np.int64), axis=0)

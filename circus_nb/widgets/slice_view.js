@@ -32,7 +32,7 @@ function render({ model, el }) {
   const ctx = canvas.getContext("2d");
   const base = document.createElement("canvas"); // the slice and its labels, a pixel a voxel
   let slice = null; // {axis, index, w, h, aspect, text, pixels, codes, colors}
-  let stroke = null; // {points: [[col, row], ...], erase, pan: [x, y] when panning}
+  let stroke = null; // {points: [[col, row], ...], erase, axis, index; pan: [x, y] panning}
 
   const TYPES = { int16: Int16Array, float32: Float32Array, uint8: Uint8Array,
                   uint16: Uint16Array };
@@ -175,7 +175,8 @@ function render({ model, el }) {
     } else if (tool === "fill") {
       model.send({ type: "fill", axis: slice.axis, index: slice.index, col: p[0], row: p[1] });
     } else {
-      stroke = { points: [p], erase: tool === "eraser" };
+      // the slice it begins on: the wheel or the kernel may show another before mouse up
+      stroke = { points: [p], erase: tool === "eraser", axis: slice.axis, index: slice.index };
       compose();
     }
   }
@@ -200,7 +201,7 @@ function render({ model, el }) {
     if (!stroke) return;
     if (stroke.pan) model.save_changes();
     else {
-      model.send({ type: "stroke", axis: slice.axis, index: slice.index, points: stroke.points,
+      model.send({ type: "stroke", axis: stroke.axis, index: stroke.index, points: stroke.points,
                    erase: stroke.erase, radius: model.get("radius") });
     }
     stroke = null; // the stroke stays drawn until the kernel's slice replaces it

@@ -24,6 +24,7 @@ The view knows nothing about cases: :class:`~circus_nb.widgets.CaseViewer` gives
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,12 +35,15 @@ import anywidget
 import numpy as np
 import traitlets
 
+from ..domain.values import shown
+from ..errors import ValidationError
 from .layers import Overlay
 
 __all__ = ["AXES", "Slice", "SliceView"]
 
 AXES = ("axial", "coronal", "sagittal")  # along axis 0, 1, 2 of a (z, y, x) volume
 TOOLS = ("view", "brush", "eraser", "fill")
+MAX_POINTS = 100_000  # in one stroke; a drag sends one a mouse move
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class SliceView(anywidget.AnyWidget):
         self.on_stroke: Callable[[str, int, list, int, bool], Any] = lambda *a: None
         self.on_fill: Callable[[str, int, int, int], Any] = lambda *a: None
         self.on_key: Callable[[str], Any] = lambda name: None  # "undo" / "redo"
+        self.on_error: Callable[[Exception], Any] = _raise  # a handler or a message failed
         # what the browser's cache holds, as it holds it: oldest first, same size
         self.sent: OrderedDict[tuple[str, int], None] = OrderedDict()
         self.version = 0  # of the voxels and labels: a refresh makes a new one
@@ -143,24 +148,69 @@ class SliceView(anywidget.AnyWidget):
         while len(self.sent) > self.cache_size:
             self.sent.popitem(last=False)
 
-    def _on_message(self, _widget: Any, content: dict, _buffers: list) -> None:
-        kind = content.get("type")
+    def _on_message(self, _widget: Any, content: Any, _buffers: list) -> None:
+        try:
+            self._handle(content)
+        except Exception as e:  # a comm handler must not raise into the notebook
+            self.on_error(e)
+
+    def _handle(self, content: Any) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
         if kind == "ready":  # a new view, with an empty cache
             self.sent.clear()
             self._send_around()
         elif kind == "stroke":
-            self.on_stroke(content["axis"], int(content["index"]), content["points"],
-                           int(content["radius"]), bool(content["erase"]))
+            erase = _field(content, kind, "erase", bool)
+            self.on_stroke(_field(content, kind, "axis", str), _field(content, kind, "index"),
+                           _points(content),
+                           _field(content, kind, "radius"), erase)
         elif kind == "fill":
-            self.on_fill(content["axis"], int(content["index"]), int(content["row"]),
-                         int(content["col"]))
+            self.on_fill(_field(content, kind, "axis", str), _field(content, kind, "index"),
+                         _field(content, kind, "row"), _field(content, kind, "col"))
         elif kind in ("undo", "redo"):
             self.on_key(kind)
+        else:
+            raise ValidationError(f"The browser sent a message this view does not know:"
+                                  f" {shown(content)}. Run the cell again to load the viewer"
+                                  " afresh.", field="type", value=kind)
 
     def __repr__(self) -> str:
         level, width = self.window
         return (f"<SliceView {self.axis} {self.index + 1}/{self.count} window"
                 f" L {level:g} W {width:g}>")
+
+
+def _raise(error: Exception) -> None:
+    raise error
+
+
+def _field(content: dict, kind: str, key: str, expected: type = int) -> Any:
+    """``content[key]`` if it is of the ``expected`` type (a whole number for ``int``)."""
+    value = content.get(key)
+    if expected is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ValidationError(f"The browser sent a {kind} whose {key} is {shown(value)}, not"
+                              f" {_KINDS[expected]}; nothing was changed. Run the cell again"
+                              " to load the viewer afresh.", field=key, value=value)
+    return value
+
+
+def _points(content: dict) -> list:
+    """A stroke's points: pairs (column, row) of finite numbers, at most ``MAX_POINTS``."""
+    points = _field(content, "stroke", "points", list)
+    if len(points) > MAX_POINTS or not all(
+            isinstance(p, list) and len(p) == 2 and all(
+                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                for v in p) for p in points):
+        raise ValidationError(f"The browser sent a stroke whose points are {shown(points)}, not"
+                              f" up to {MAX_POINTS} pairs [column, row] of finite numbers;"
+                              " nothing was changed. Run the cell again to load the viewer"
+                              " afresh.", field="points", value=len(points))
+    return points
+
+
+_KINDS = {int: "a whole number", str: "text", list: "a list", bool: "true or false"}
 
 
 def _compact(pixels: np.ndarray) -> np.ndarray:
