@@ -314,8 +314,8 @@ class Layers:
         layer = self.items[self.selected]
         if not layer.editable:
             raise CircusError(f"Label {self.selected} ({shown(layer.name or '')}) is a"
-                              f" {layer.type}, which is drawn from its geometry and cannot be"
-                              " painted. Select a voxel label or add one.")
+                              f" {layer.type} label, which is drawn from its geometry and"
+                              " cannot be painted. Select a voxel label or add one.")
         return layer
 
     def paint(self, index: int, points: Sequence[Sequence[float]], radius: int,
@@ -334,9 +334,8 @@ class Layers:
         box = (*box2[:axis], slice(index, index + 1), *box2[axis:])
         before = layer.mask[box].copy()
         target[rows, cols] = not erase
-        view = "" if axis == 0 else f"{AXIS_NAMES[axis]} "
         return self._record(layer, box, before,
-                            f"{'erase' if erase else 'paint'} on {view}slice {index}")
+                            f"{'erase' if erase else 'paint'} on {_slice_name(axis, index)}")
 
     def fill(self, index: int, row: int, col: int, axis: int = 0) -> bool:
         """Bucket fill of the region enclosed by the label around (row, col) on one slice."""
@@ -347,7 +346,7 @@ class Layers:
         box = (slice(None),) * axis + (slice(index, index + 1),)
         before = layer.mask[box].copy()
         target[...] = filled
-        return self._record(layer, box, before, f"fill on slice {index}")
+        return self._record(layer, box, before, f"fill on {_slice_name(axis, index)}")
 
     def replace_mask(self, mask: np.ndarray, what: str, layer: Layer | None = None) -> bool:
         """Set a layer's whole mask (the result of a label operation) as one step."""
@@ -419,6 +418,11 @@ class Layers:
     @property
     def can_redo(self) -> bool:
         return bool(self._redo)
+
+
+def _slice_name(axis: int, index: int) -> str:
+    """``slice 3`` (axial) or ``coronal slice 3``, for the undo history."""
+    return f"slice {index}" if axis == 0 else f"{AXIS_NAMES[axis]} slice {index}"
 
 
 def check_axis(axis: Any) -> int:
