@@ -252,24 +252,16 @@ function render({ model, el }) {
   canvas.addEventListener("wheel", onWheel, { passive: false });
   window.addEventListener("mousemove", onMove);
   window.addEventListener("mouseup", onUp);
-  model.on("msg:custom", onMessage);
-  model.on("change:index", showCurrent);
-  model.on("change:axis", showCurrent);
-  model.on("change:window", repaint);
-  model.on("change:zoom", compose);
-  model.on("change:center", compose);
-  model.on("change:display_size", compose);
+  // what the view listens to on its model, registered here and removed with the view
+  const listeners = [["msg:custom", onMessage], ["change:index", showCurrent],
+    ["change:axis", showCurrent], ["change:window", repaint], ["change:zoom", compose],
+    ["change:center", compose], ["change:display_size", compose]];
+  for (const [event, handler] of listeners) model.on(event, handler);
   model.send({ type: "ready" });
   return () => {
     window.removeEventListener("mousemove", onMove);
     window.removeEventListener("mouseup", onUp);
-    model.off("msg:custom", onMessage);
-    model.off("change:index", showCurrent);
-    model.off("change:axis", showCurrent);
-    model.off("change:window", repaint);
-    model.off("change:zoom", compose);
-    model.off("change:center", compose);
-    model.off("change:display_size", compose);
+    for (const [event, handler] of listeners) model.off(event, handler);
   };
 }
 
