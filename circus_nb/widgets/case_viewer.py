@@ -102,6 +102,7 @@ class CaseViewer(widgets.VBox):
         self._quiet = Guard()
         self._layers: dict[int, Layers] = {}  # entry -> its labels as edited
         self._windows: dict[int, tuple[float, float, str]] = {}  # entry -> window chosen
+        self._dicom_windows: dict[int, tuple[float, float] | None] = {}  # entry -> its file's
         self._position = [0, 0, 0]  # the slice shown on each axis
         self._entry = -1
         self._volume: Volume | None = None
@@ -252,10 +253,12 @@ class CaseViewer(widgets.VBox):
         count = len(self._opened.series)
         i = check_int(i, "entry", 0, count - 1)
         entry = self._opened.series[i]
-        volume = self.store.series(entry.series_uid).volume(entry.partial_volume)
+        series = self.store.series(entry.series_uid)
+        volume = series.volume(entry.partial_volume)
         if i not in self._layers:
             self._layers[i] = Layers(entry.labels, volume.shape, volume.affine)
-            self._windows[i] = self._chosen_window(entry, volume)
+            self._dicom_windows[i] = series.dicom_window(entry.partial_volume)
+            self._windows[i] = self._chosen_window(self._dicom_windows[i], volume)
         self._entry, self._volume = i, volume
         self._position = [self._first_slice(), volume.shape[1] // 2, volume.shape[2] // 2]
         with self._quiet():
@@ -268,10 +271,9 @@ class CaseViewer(widgets.VBox):
         if self._latest_index is not None:
             self._show_header()
 
-    def _chosen_window(self, entry: Any, volume: Volume) -> tuple[float, float, str]:
-        series = self.store.series(entry.series_uid)
-        window = choose_window(self.project.window_priority,
-                               series.dicom_window(entry.partial_volume),
+    def _chosen_window(self, dicom: tuple[float, float] | None, volume: Volume
+                       ) -> tuple[float, float, str]:
+        window = choose_window(self.project.window_priority, dicom,
                                self.project.window_presets, auto_window(volume.array))
         return window.level, window.width, window.source
 
@@ -388,8 +390,7 @@ class CaseViewer(widgets.VBox):
         self._show_window()
 
     def _dicom_window(self) -> tuple[float, float] | None:
-        entry = self._opened.series[self._entry]
-        return self.store.series(entry.series_uid).dicom_window(entry.partial_volume)
+        return self._dicom_windows[self._entry]
 
     def _pick_window(self, source: str) -> None:
         if source.startswith("preset:"):
