@@ -153,7 +153,11 @@ def _prepare_demo_store(path: Path, fresh: bool) -> str:
         if not (path / CATALOG).exists():
             raise CircusError(f"'{path}' holds files but no store, so it is not remade. Give"
                               " another --path.", field="path", value=str(path))
-        Store.open(path, user=ADMIN).close()  # refuses a store a notebook still holds
+        holder = Store.open_elsewhere(path)
+        if holder:
+            raise CircusError(f"The demo store at '{path}' is in use ({holder} has it open), so"
+                              " it is not remade. Close it there first (store.close(), or shut"
+                              " the notebook's kernel down).", field="path", value=str(path))
         shutil.rmtree(path)
     demo_store(path).close()
     return f"Made a demo store at {path}"

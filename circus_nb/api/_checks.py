@@ -91,6 +91,19 @@ def check_flag(value: Any, field: str) -> bool:
     return value
 
 
+MAX_TIMEOUT = 3600.0  # seconds; a longer wait is a mistake, not patience
+
+
+def check_timeout(value: Any) -> float:
+    """How long to wait for another process's turn on a store, in seconds."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not 0 < value <= MAX_TIMEOUT:
+        raise ValidationError(f"timeout must be a number of seconds above 0 and at most"
+                              f" {MAX_TIMEOUT:g}, got {shown(value)}.", field="timeout",
+                              value=value)
+    return float(value)
+
+
 def as_utc(value: Any, field: str, end_of_day: bool = False) -> datetime | None:
     """A timezone-aware UTC datetime from a date, a datetime or ISO text.
 

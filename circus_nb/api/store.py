@@ -55,7 +55,8 @@ from ..errors import ValidationError
 from ..store import accounts, projects
 from ..store import search as search_sql
 from ..store import series as series_sql
-from ..store.catalog import Catalog
+from ..store.catalog import DEFAULT_TIMEOUT, Catalog
+from ..store.sharing import open_elsewhere
 from ._checks import (
     PATIENT_COLUMNS,
     SERIES_FILTERS,
@@ -65,6 +66,7 @@ from ._checks import (
     check_page,
     check_path,
     check_sort,
+    check_timeout,
     uses_patient_fields,
 )
 from .case_methods import CaseMethods
@@ -86,13 +88,14 @@ class Store(CaseMethods):
     # -- opening and closing -------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | Path | None = None, admin: str = "admin@example.org") -> Store:
+    def create(cls, path: str | Path | None = None, admin: str = "admin@example.org", *,
+               timeout: float = DEFAULT_TIMEOUT) -> Store:
         """Make a new store and return it opened as ``admin``.
 
         ``path`` must not exist or be an empty folder. ``path=None`` makes a
         throw-away store in a temporary folder, deleted when it is closed. The
         admin is put in group ``admins``, which holds every global privilege and
-        the domain ``default``.
+        the domain ``default``. ``timeout``: see :meth:`open`.
 
         Raises
         ------
@@ -103,19 +106,25 @@ class Store(CaseMethods):
         if path is not None:
             check_path(path)
         check_email(admin)
-        return cls(Catalog.create(None if path is None else Path(path), admin), admin)
+        timeout = check_timeout(timeout)
+        return cls(Catalog.create(None if path is None else Path(path), admin, timeout), admin)
 
     @classmethod
-    def open(cls, path: str | Path, user: str, read_only: bool = False) -> Store:
+    def open(cls, path: str | Path, user: str, read_only: bool = False, *,
+             timeout: float = DEFAULT_TIMEOUT) -> Store:
         """Open an existing store as ``user``; migrate an older catalog.
+
+        Any number of processes (notebooks, the CLI, scripts) may have one store open
+        at once: each takes the catalog for one operation at a time, and waits for
+        the others' turns, at most ``timeout`` seconds each time.
 
         Raises
         ------
         NotFoundError
             If there is no store at ``path``, or no such user in it.
         CircusError
-            If the store is open read-write elsewhere (this process or another), was
-            written by a newer circus_nb, or its catalog file is damaged.
+            If another process keeps the store busy for longer than ``timeout``, the
+            store was written by a newer circus_nb, or its catalog file is damaged.
         ValidationError
             If ``path`` is not a path, ``user`` not an e-mail address, or
             ``read_only`` not a bool.
@@ -123,13 +132,25 @@ class Store(CaseMethods):
         check_path(path)
         check_email(user)
         check_flag(read_only, "read_only")
-        catalog = Catalog.open(path, read_only=read_only)
+        catalog = Catalog.open(path, read_only=read_only, timeout=check_timeout(timeout))
         try:
             accounts.require_user(catalog.con, user)
         except BaseException:
             catalog.close()
             raise
         return cls(catalog, user)
+
+    @staticmethod
+    def open_elsewhere(path: str | Path) -> str | None:
+        """Who has the store at ``path`` open: ``"this process"``, ``"another process"``
+        or ``None`` (then it is safe to delete the folder).
+
+        >>> store = Store.create(None)
+        >>> Store.open_elsewhere(store.path)
+        'this process'
+        >>> store.close()
+        """
+        return open_elsewhere(Path(check_path(path)).resolve())
 
     def _handed_to(self, user: str) -> Store:
         """This open store, as ``user`` from now on (for code that made it, like the demo)."""

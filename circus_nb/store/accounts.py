@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from difflib import get_close_matches
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from ..domain.privileges import GroupGrant, Rights
 from ..errors import NotFoundError
+from .database import Database
 
-Con = duckdb.DuckDBPyConnection
+Con = Database  # every function here runs on either backend
 
 
 def now() -> datetime:
@@ -103,7 +103,7 @@ def admin_count(con: Con) -> int:
     return con.execute(
         """SELECT count(DISTINCT m.email) FROM group_members m
            JOIN groups g ON g.name = m.group_name
-           WHERE list_contains(g.privileges, 'manageServer')"""
+           WHERE 'manageServer' = ANY(g.privileges)"""
     ).fetchone()[0]
 
 

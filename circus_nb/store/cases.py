@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from ..domain.case import Revision, SeriesEntry
@@ -20,8 +19,9 @@ from ..domain.labels import Label
 from ..domain.partial_volume import PartialVolume
 from ..errors import CircusError, ValidationError
 from .accounts import not_found
+from .database import Database
 
-Con = duckdb.DuckDBPyConnection
+Con = Database  # every function here runs on either backend
 
 
 def insert_case(con: Con, case_id: str, project_id: str, tags: Sequence[str],
@@ -47,7 +47,7 @@ def append_revision(con: Con, case_id: str, revision: Revision) -> None:
               for label in entry.labels if label.type == "voxel"}
     if voxels:  # a mask already stored (by an earlier revision, any case) is not read again
         present = {row[0] for row in con.execute(
-            "SELECT hash FROM blobs WHERE list_contains(?, hash)", [list(voxels)]).fetchall()}
+            "SELECT hash FROM blobs WHERE hash = ANY(?)", [list(voxels)]).fetchall()}
         for digest, label in voxels.items():
             if digest not in present:
                 con.execute("INSERT INTO blobs VALUES (?, ?)", [digest, _hashed_blob(label)])
@@ -132,7 +132,7 @@ def set_tags(con: Con, case_ids: Iterable[str], tags_by_case: dict[str, list[str
 def heads(con: Con, case_ids: Sequence[str]) -> dict[str, tuple[str, list[str]]]:
     """``case_id -> (project_id, tags)`` for the cases that exist."""
     rows = con.execute("SELECT case_id, project_id, tags FROM cases"
-                       " WHERE list_contains(?, case_id)", [list(case_ids)]).fetchall()
+                       " WHERE case_id = ANY(?)", [list(case_ids)]).fetchall()
     return {case_id: (project_id, list(tags)) for case_id, project_id, tags in rows}
 
 

@@ -7,13 +7,13 @@ Migrations are only ever appended to :data:`MIGRATIONS`, never edited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import duckdb
-
 from .._version import __version__
 from ..errors import CircusError
+from .database import Database
 
 
 @dataclass(frozen=True)
@@ -182,20 +182,15 @@ _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
     package_version VARCHAR NOT NULL)"""
 
 
-def current_version(con: duckdb.DuckDBPyConnection) -> int:
+def current_version(db: Database) -> int:
     """The highest migration recorded in the catalog (0 for an empty one)."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-    ).fetchone()[0]
-    if not exists:
+    if "schema_migrations" not in db.tables():
         return 0
-    return con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+    return db.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
 
 
-def migrate(con: duckdb.DuckDBPyConnection, read_only: bool, where: str) -> int:
-    """Bring the catalog up to the newest schema; return the version it is at."""
+def _check_known(version: int, where: str) -> None:
     newest = MIGRATIONS[-1].version
-    version = current_version(con)
     if version > newest:
         raise CircusError(
             f"The store at '{where}' has schema version {version}, newer than this circus_nb"
@@ -203,8 +198,18 @@ def migrate(con: duckdb.DuckDBPyConnection, read_only: bool, where: str) -> int:
             " (pip install -U circus-nb).",
             value=version,
         )
-    pending = [m for m in MIGRATIONS if m.version > version]
-    if not pending:
+
+
+def migrate(db: Database, read_only: bool, where: str,
+            translate: Callable[[str], str] = str) -> int:
+    """Bring the catalog up to the newest schema; return the version it is at.
+
+    ``translate`` turns a statement into the backend's dialect (types, mostly).
+    """
+    newest = MIGRATIONS[-1].version
+    version = current_version(db)
+    _check_known(version, where)
+    if version == newest:
         return version
     if read_only:
         raise CircusError(
@@ -212,18 +217,12 @@ def migrate(con: duckdb.DuckDBPyConnection, read_only: bool, where: str) -> int:
             f" {newest}, which a read-only open cannot do. Open it once with read_only=False.",
             value=version,
         )
-    con.execute("BEGIN")
-    try:
-        con.execute(_LEDGER)
-        for m in pending:
+    with db.transaction():
+        version = current_version(db)  # another process may have migrated meanwhile
+        db.execute(translate(_LEDGER))
+        for m in (m for m in MIGRATIONS if m.version > version):
             for statement in m.statements:
-                con.execute(statement)
-            con.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
-                [m.version, m.description, datetime.now(UTC), __version__],
-            )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+                db.execute(translate(statement))
+            db.execute("INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
+                       [m.version, m.description, datetime.now(UTC), __version__])
     return newest

@@ -6,15 +6,15 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict
 
-import duckdb
 import pandas as pd
 
 from ..domain.privileges import Rights
 from ..domain.project import Project, Tag, WindowPreset
 from ..errors import ValidationError
 from .accounts import not_found, now
+from .database import Database
 
-Con = duckdb.DuckDBPyConnection
+Con = Database  # every function here runs on either backend
 
 _COLUMNS = (
     "project_id, name, description, tags, case_attributes_schema, label_attributes_schema,"
@@ -103,7 +103,7 @@ def all_project_ids(con: Con) -> list[str]:
 def projects_frame(con: Con, project_ids: Iterable[str] | None) -> pd.DataFrame:
     """Projects as a DataFrame: all of them, or those in ``project_ids``."""
     ids = None if project_ids is None else sorted(project_ids)
-    where = "" if ids is None else "WHERE list_contains(?, project_id)"
+    where = "" if ids is None else "WHERE project_id = ANY(?)"
     frame = con.execute(
         f"""SELECT project_id, name, description, tags, created_at, updated_at
             FROM projects {where} ORDER BY name_key""",

@@ -7,7 +7,7 @@ a database). A search and its count share one ``WHERE`` builder, so they cannot 
 [['default'], 'CT', 'chest', 200, 0]
 >>> sql, params = series_count_query({"modality": "CT"}, ["default"])
 >>> sql
-'SELECT count(*) FROM series WHERE list_contains(?, domain) AND upper(modality) = upper(?)'
+'SELECT count(*) FROM series WHERE domain = ANY(?) AND upper(modality) = upper(?)'
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import duckdb
 import pandas as pd
 
-Con = duckdb.DuckDBPyConnection
+from .database import Database
+
+Con = Database  # every function here runs on either backend
 
 SERIES_RESULT = {  # result column -> SQL expression
     "series_uid": "series_uid",
@@ -65,7 +66,7 @@ def order_by(sort: Sequence[str], columns: Mapping[str, str], tie: str) -> str:
 
 def _series_where(filters: Mapping[str, Any], domains: Sequence[str]) -> tuple[str, list[Any]]:
     """The ``WHERE`` conditions of a series search, and their parameters."""
-    conditions = ["list_contains(?, domain)"]
+    conditions = ["domain = ANY(?)"]
     params: list[Any] = [sorted(domains)]
     for name, value in filters.items():
         conditions.append(_SERIES_FILTERS[name])
@@ -128,7 +129,7 @@ _CASE_JOIN_PAGE = _REVISION_JOINS.format(idx="c.current_idx")
 # filter name -> condition on the result columns (names resolved per mode)
 _CASE_FILTERS = {
     "case_id": "strpos({case_id}, ?) > 0",
-    "tags": "list_has_all({tags}, ?)",
+    "tags": "{tags} @> ?",
     "patient_id": "strpos(lower({patient_id}), lower(?)) > 0",
     "patient_name": "strpos(lower({patient_name}), lower(?)) > 0",
     "sex": "upper({sex}) = upper(?)",
@@ -149,7 +150,7 @@ _HEAD_SORT = {"case_id", "project_id", "created_at"}
 def _case_where(filters: Mapping[str, Any], project_ids: Sequence[str],
                 columns: Mapping[str, str]) -> tuple[str, list[Any]]:
     """The ``WHERE`` conditions of a case search on ``columns``, and their parameters."""
-    conditions = ["list_contains(?, c.project_id)"]
+    conditions = ["c.project_id = ANY(?)"]
     values: list[Any] = [sorted(project_ids)]
     for name, value in filters.items():
         conditions.append(_CASE_FILTERS[name].format(**columns))
@@ -183,7 +184,7 @@ def case_count_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_
 
     >>> case_count_query({"tags": ["a"]}, ["p1"], None)[0]
     'SELECT count(*) FROM cases c LEFT JOIN series s ON s.series_uid = c.first_series_uid \
-WHERE list_contains(?, c.project_id) AND list_has_all(c.tags, ?)'
+WHERE c.project_id = ANY(?) AND c.tags @> ?'
     """
     columns = CASE_LATEST if as_of is None else CASE_AS_OF
     where, values = _case_where(filters, project_ids, columns)

@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from ..domain.image_range import ImageRange
 from .accounts import not_found, now
+from .database import Database
 
-Con = duckdb.DuckDBPyConnection
+Con = Database  # every function here runs on either backend
 
 SERIES_COLUMNS = (
     "series_uid", "study_uid", "domain", "images", "image_count", "width", "height",
@@ -29,17 +29,9 @@ INSTANCE_COLUMNS = (
 )
 
 
-def _insert(con: Con, table: str, frame: pd.DataFrame) -> None:
-    con.register("_batch", frame)
-    try:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _batch")
-    finally:
-        con.unregister("_batch")
-
-
 def series_domains(con: Con, uids: Iterable[str]) -> dict[str, str]:
     """The domain of each of ``uids`` that is already in the catalog."""
-    rows = con.execute("SELECT series_uid, domain FROM series WHERE list_contains(?, series_uid)",
+    rows = con.execute("SELECT series_uid, domain FROM series WHERE series_uid = ANY(?)",
                        [sorted(set(uids))]).fetchall()
     return dict(rows)
 
@@ -48,21 +40,18 @@ def stored_instances(con: Con, keys: Sequence[tuple[str, int]]) -> dict[tuple[st
     """``(series_uid, instance_number) -> (path, managed, size, mtime)`` for the keys present."""
     if not keys:
         return {}
-    wanted = pd.DataFrame(keys, columns=["series_uid", "instance_number"])
-    con.register("_wanted", wanted)
-    try:
-        rows = con.execute(
-            """SELECT i.series_uid, i.instance_number, i.path, i.managed, i.size, i.mtime
-               FROM instances i JOIN _wanted w USING (series_uid, instance_number)"""
-        ).fetchall()
-    finally:
-        con.unregister("_wanted")
+    uids, numbers = zip(*keys, strict=True)
+    rows = con.execute(
+        """SELECT i.series_uid, i.instance_number, i.path, i.managed, i.size, i.mtime
+           FROM instances i
+           JOIN (SELECT unnest(?) AS series_uid, unnest(?) AS instance_number) w
+             USING (series_uid, instance_number)""", [list(uids), list(numbers)]).fetchall()
     return {(uid, n): tuple(rest) for uid, n, *rest in rows}
 
 
 def managed_paths(con: Con, paths: Sequence[str]) -> set[str]:
     """Those of ``paths`` (relative to the store folder) that a managed instance has."""
-    rows = con.execute("SELECT path FROM instances WHERE managed AND list_contains(?, path)",
+    rows = con.execute("SELECT path FROM instances WHERE managed AND path = ANY(?)",
                        [sorted(set(paths))]).fetchall()
     return {path for (path,) in rows}
 
@@ -86,7 +75,7 @@ def insert_instances(con: Con, rows: list[dict[str, Any]]) -> None:
         return
     stamp = now()
     columns = {c: [row.get(c, stamp) for row in rows] for c in INSTANCE_COLUMNS}
-    _insert(con, "instances", pd.DataFrame(columns))
+    con.insert_frame("instances", pd.DataFrame(columns))
 
 
 def add_images(con: Con, numbers_by_series: dict[str, list[int]]) -> None:
@@ -94,7 +83,7 @@ def add_images(con: Con, numbers_by_series: dict[str, list[int]]) -> None:
     if not numbers_by_series:
         return
     current = dict(con.execute("SELECT series_uid, images FROM series"
-                               " WHERE list_contains(?, series_uid)",
+                               " WHERE series_uid = ANY(?)",
                                [sorted(numbers_by_series)]).fetchall())
     stamp = now()
     for uid, numbers in numbers_by_series.items():
@@ -112,7 +101,7 @@ def load_series(con: Con, uid: str, domains: Sequence[str]) -> dict[str, Any]:
     row = cursor.fetchone()
     if row is None:
         known = [r[0] for r in con.execute(
-            "SELECT series_uid FROM series WHERE list_contains(?, domain)"
+            "SELECT series_uid FROM series WHERE domain = ANY(?)"
             " AND starts_with(series_uid, ?) ORDER BY series_uid LIMIT 50",
             [sorted(domains), uid[: max(len(uid) - 6, 1)]]).fetchall()]
         raise not_found("series", uid, known, "Find series with store.search_series().")
@@ -121,7 +110,7 @@ def load_series(con: Con, uid: str, domains: Sequence[str]) -> dict[str, Any]:
 
 def instances_frame(con: Con, uid: str, numbers: Sequence[int] | None = None) -> pd.DataFrame:
     """Instances of a series by instance number (all, or those in ``numbers``)."""
-    where = "" if numbers is None else "AND list_contains(?, instance_number)"
+    where = "" if numbers is None else "AND instance_number = ANY(?)"
     params: list[Any] = [uid] if numbers is None else [uid, list(numbers)]
     return con.execute(
         f"""SELECT {', '.join(INSTANCE_COLUMNS)} FROM instances
@@ -131,7 +120,7 @@ def instances_frame(con: Con, uid: str, numbers: Sequence[int] | None = None) ->
 def z_positions(con: Con, uid: str, numbers: Sequence[int]) -> dict[int, float | None]:
     rows = con.execute(
         """SELECT instance_number, position_z FROM instances
-           WHERE series_uid = ? AND list_contains(?, instance_number)""",
+           WHERE series_uid = ? AND instance_number = ANY(?)""",
         [uid, list(numbers)]).fetchall()
     return dict(rows)
 
@@ -151,7 +140,9 @@ def get_thumbnail(con: Con, uid: str, number: int, size: int) -> tuple[int, int,
 
 def put_thumbnail(con: Con, uid: str, number: int, size: int, height: int, width: int,
                   pixels: bytes) -> None:
-    con.execute("INSERT OR REPLACE INTO thumbnails VALUES (?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO thumbnails VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (series_uid, instance_number, size) DO UPDATE SET"
+                " height = excluded.height, width = excluded.width, pixels = excluded.pixels",
                 [uid, number, size, height, width, pixels])
 
 
@@ -162,7 +153,7 @@ def related(con: Con, uid: str, domains: Sequence[str]) -> pd.DataFrame:
                   CASE WHEN s.study_uid = o.study_uid THEN 'same study' ELSE 'same patient'
                   END AS relation
            FROM series s, (SELECT study_uid, patient_id FROM series WHERE series_uid = ?) o
-           WHERE list_contains(?, s.domain)
+           WHERE s.domain = ANY(?)
              AND (s.study_uid = o.study_uid
                   OR (o.patient_id IS NOT NULL AND s.patient_id = o.patient_id))
            ORDER BY (s.study_uid = o.study_uid) DESC, s.series_date NULLS LAST, s.series_uid""",

@@ -18,7 +18,7 @@ import circus_nb as cnb
 from circus_nb.api.export import _part_prefix
 from circus_nb.api.importing import COMMIT_EVERY
 from circus_nb.dicom.sample import write_ct_series
-from circus_nb.store.catalog import Catalog
+from circus_nb.store import sharing
 
 FULL = OSError(errno.ENOSPC, "No space left on device")
 
@@ -95,12 +95,19 @@ class _CommitFails:
         return getattr(self._con, name)
 
 
+def _commits_fail(store, monkeypatch, error):
+    """From now on, every COMMIT of ``store``'s catalog fails with ``error``."""
+    shared = store._catalog.con._shared
+    with shared.lock:
+        shared._let_go()  # the next operation opens the file again, through the patch
+    real = sharing.connect
+    monkeypatch.setattr(sharing, "connect", lambda *a, **k: _CommitFails(real(*a, **k), error))
+
+
 def test_a_failed_catalog_commit_on_a_full_disk(store, folder, monkeypatch):
-    real_con = Catalog.con
     error = duckdb.IOException('IO Error: Could not write file "catalog.duckdb.wal": No space'
                                " left on device")
-    monkeypatch.setattr(Catalog, "con", property(lambda self: _CommitFails(
-        real_con.fget(self), error)))
+    _commits_fail(store, monkeypatch, error)
     with pytest.raises(cnb.CircusError, match=r"The disk holding the store at '.*' is full"
                        r" \(IO Error: Could not write file .*\); nothing of this change was"
                        r" written\. Free some space and try again\.") as info:
@@ -111,10 +118,8 @@ def test_a_failed_catalog_commit_on_a_full_disk(store, folder, monkeypatch):
 
 
 def test_a_failed_commit_reports_its_own_error_not_the_rollbacks(store, monkeypatch):
-    real_con = Catalog.con
     error = duckdb.ConstraintException("Constraint Error: something the commit found")
-    monkeypatch.setattr(Catalog, "con", property(lambda self: _CommitFails(
-        real_con.fget(self), error)))
+    _commits_fail(store, monkeypatch, error)
     with pytest.raises(duckdb.ConstraintException, match="something the commit found"), \
             store._catalog.transaction() as con:
         con.execute("SELECT 1")

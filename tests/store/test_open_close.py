@@ -86,28 +86,16 @@ def test_a_closed_store_refuses_use_and_close_is_repeatable(store):
     assert "closed" in repr(store)
 
 
-def test_second_open_in_the_same_process_is_refused_while_a_writer_holds_it(store):
-    for read_only in (False, True):
-        with pytest.raises(cnb.CircusError, match="is in use: it is already open read-write in"
-                                                  " this process"):
-            cnb.Store.open(store.path, user="admin@example.org", read_only=read_only)
-    store.close()
-    with cnb.Store.open(store.path, user="admin@example.org"):
-        pass
-
-
-def test_read_only_opens_share_and_block_a_writer(store):
-    store.close()
-    a = cnb.Store.open(store.path, user="admin@example.org", read_only=True)
-    b = cnb.Store.open(store.path, user="admin@example.org", read_only=True)
-    with pytest.raises(cnb.CircusError, match="already open read-only in this process"):
-        cnb.Store.open(store.path, user="admin@example.org")
-    assert len(a.projects()) == 0
+def test_a_second_open_in_the_same_process_shares_the_store(store):
+    other = cnb.Store.open(store.path, user="admin@example.org")
+    reader = cnb.Store.open(store.path, user="admin@example.org", read_only=True)
+    store.create_project("Seen everywhere")
+    assert list(other.projects()["name"]) == list(reader.projects()["name"]) == ["Seen everywhere"]
     with pytest.raises(cnb.CircusError, match="is open read-only; open it with read_only=False"):
-        a.create_project("x")
-    a.close()
-    b.close()
-    cnb.Store.open(store.path, user="admin@example.org").close()
+        reader.create_project("x")
+    other.close()
+    assert list(store.projects()["name"]) == ["Seen everywhere"]  # the others stay open
+    reader.close()
 
 
 def _run_python(code: str) -> subprocess.CompletedProcess:
@@ -115,20 +103,43 @@ def _run_python(code: str) -> subprocess.CompletedProcess:
                           text=True, timeout=60)
 
 
-def test_another_process_gets_a_clear_in_use_error(store):
+def test_another_process_opens_and_writes_a_store_this_one_has_open(store):
+    store.create_project("Mine")
+    store.projects()  # this process has the file open (it lingers after the operation)
     result = _run_python(f"""
         import circus_nb as cnb
-        for ro in (False, True):
-            try:
-                cnb.Store.open({str(store.path)!r}, user="admin@example.org", read_only=ro)
-            except cnb.CircusError as e:
-                print(type(e).__name__, e)
+        with cnb.Store.open({str(store.path)!r}, user="admin@example.org", timeout=10) as s:
+            s.create_project("Theirs")
+            print(sorted(s.projects()["name"]))
         """)
+    assert result.stdout.strip() == "['Mine', 'Theirs']", result.stderr
+    assert sorted(store.projects()["name"]) == ["Mine", "Theirs"]
+
+
+def test_a_wait_longer_than_the_timeout_names_the_holder(store):
+    with store._write():  # this process is in the middle of a change
+        result = _run_python(f"""
+            import circus_nb as cnb
+            for ro in (False, True):
+                try:
+                    cnb.Store.open({str(store.path)!r}, user="admin@example.org", read_only=ro,
+                                   timeout=0.3)
+                except cnb.CircusError as e:
+                    print(type(e).__name__, e)
+            """)
     lines = result.stdout.splitlines()
     assert len(lines) == 2, result.stderr
     for line in lines:
-        assert line.startswith("CircusError The store at")
-        assert "in use: another process (PID" in line
+        assert line.startswith(f"CircusError The store at '{store.path}' is busy: process"
+                               f" {os.getpid()} (")
+        assert "longer than the store's timeout of 0.3 s" in line
+        assert "timeout=120" in line
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), "10", True, 1e9])
+def test_a_bad_timeout_is_refused(store, timeout):
+    with pytest.raises(cnb.ValidationError, match="timeout must be a number of seconds"):
+        cnb.Store.open(store.path, user="admin@example.org", timeout=timeout)
 
 
 def test_other_processes_may_read_when_no_writer_holds_it(store):
@@ -234,51 +245,45 @@ def test_a_store_opened_through_dots_or_a_symlink_can_be_reopened_after_close(st
         cnb.Store.open(store.path, user="admin@example.org", read_only=True).close()
 
 
-def test_the_in_use_guard_sees_through_dots_and_symlinks(store, tmp_path):
+def test_every_spelling_of_a_store_shares_one_file(store, tmp_path):
     for spelling in _spellings(store, tmp_path):
-        with pytest.raises(cnb.CircusError, match="already open read-write in this process"):
-            cnb.Store.open(spelling, user="admin@example.org")
+        with cnb.Store.open(spelling, user="admin@example.org") as other:
+            assert other._catalog.con._shared is store._catalog.con._shared
 
 
-def test_a_store_created_through_dots_is_guarded_under_its_real_path(tmp_path):
+def test_a_store_created_through_dots_is_shared_under_its_real_path(tmp_path):
     (tmp_path / "a").mkdir()
     with cnb.Store.create(tmp_path / "a" / ".." / "s") as store:
         assert store.path == tmp_path / "s"
-        with pytest.raises(cnb.CircusError, match="already open read-write in this process"):
-            cnb.Store.open(tmp_path / "s", user="admin@example.org")
-    cnb.Store.open(tmp_path / "s", user="admin@example.org").close()
+        assert cnb.Store.open_elsewhere(tmp_path / "s") == "this process"
+    assert cnb.Store.open_elsewhere(tmp_path / "s") is None
 
 
-def test_close_while_another_thread_is_in_a_query_waits_for_it(store):
-    store.create_project("kept")
-    inside, gate, result = threading.Event(), threading.Event(), []
+def test_close_while_another_thread_is_in_a_change_waits_for_it(store):
+    inside, gate = threading.Event(), threading.Event()
 
-    def hold(x: int) -> int:  # a query that runs until the test lets it finish
-        inside.set()
-        gate.wait(30)
-        return x
+    def change():
+        with store._write() as con:  # a transaction that runs until the test lets it end
+            con.execute("INSERT INTO users VALUES ('late@example.org', NULL, now())")
+            inside.set()
+            gate.wait(30)
 
-    def query():
-        con = store._db()  # this thread's own cursor
-        con.create_function("hold", hold, ["INTEGER"], "INTEGER")
-        result.append(con.execute("SELECT hold(42)").fetchone()[0])
-
-    worker = threading.Thread(target=query)
+    worker = threading.Thread(target=change)
     worker.start()
     assert inside.wait(30)
     closer = threading.Thread(target=store.close)
     closer.start()
     while not store.closed:
         time.sleep(0.01)
-    time.sleep(0.1)  # the closer meets the busy connection
+    time.sleep(0.1)  # the closer meets the busy file
+    assert closer.is_alive()
     gate.set()
     worker.join(30)
     closer.join(30)
-    assert result == [42] and store.closed
     with pytest.raises(cnb.CircusError, match="is closed. Open it again"):
         store.projects()
     with cnb.Store.open(store.path, user="admin@example.org") as again:
-        assert list(again.projects()["name"]) == ["kept"]
+        assert "late@example.org" in list(again.users()["email"])  # the change was kept
 
 
 def test_close_while_another_thread_keeps_calling_leaves_it_reopenable(store):

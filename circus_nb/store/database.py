@@ -1,0 +1,87 @@
+"""What the SQL of this package runs on: one small interface, a backend behind it.
+
+Every function in :mod:`circus_nb.store` takes a :class:`Database` and calls
+:meth:`~Database.execute` with SQL written in the subset that DuckDB and PostgreSQL
+both accept (``x = ANY(?)``, ``tags @> ?``, ``strpos``, ``starts_with``,
+``ON CONFLICT``, ``?`` placeholders). Results are fetched whole before the
+backend lets go of its connection, and become DataFrames the same way on every
+backend, so the api layer cannot tell them apart.
+
+>>> result = Result(["a", "b"], [(1, "x"), (2, None)])
+>>> result.fetchone(), len(result.fetchall())
+((1, 'x'), 2)
+>>> result.df().to_dict("list")
+{'a': [1, 2], 'b': ['x', None]}
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["Database", "Result", "frame"]
+
+
+def frame(columns: Sequence[str], rows: Sequence[tuple]) -> pd.DataFrame:
+    """Rows as a DataFrame: the one conversion every backend uses."""
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return pd.DataFrame.from_records(list(rows), columns=list(columns))
+
+
+class Result:
+    """The rows of one statement, already fetched."""
+
+    __slots__ = ("_columns", "_rows")
+
+    def __init__(self, columns: Sequence[str], rows: list[tuple]):
+        self._columns, self._rows = columns, rows
+
+    def fetchone(self) -> tuple | None:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[tuple]:
+        return self._rows
+
+    def df(self) -> pd.DataFrame:
+        return frame(self._columns, self._rows)
+
+
+class Database(ABC):
+    """A catalog's tables, whatever holds them; use it through :class:`Catalog`.
+
+    Statements outside :meth:`transaction` are reads. Safe to share between the
+    threads of a process: each call runs whole before another starts.
+    """
+
+    kind = "?"  # "duckdb" or "postgresql", for messages and tests
+    read_only = False
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        """Run one statement and fetch its rows."""
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement once per row of parameters (inside a transaction)."""
+
+    @abstractmethod
+    def insert_frame(self, table: str, rows: pd.DataFrame) -> None:
+        """Insert many rows at once; the frame's column names are the table's."""
+
+    @abstractmethod
+    def transaction(self) -> contextlib.AbstractContextManager[Database]:
+        """Everything inside is written, or nothing is. A transaction opened inside
+        another on the same thread joins it."""
+
+    @abstractmethod
+    def tables(self) -> list[str]:
+        """The names of the catalog's tables (for migrations and snapshots)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Let go of the connection; safe to repeat."""

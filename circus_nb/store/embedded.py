@@ -1,0 +1,114 @@
+"""The embedded backend: a DuckDB file in the store folder, shared per operation.
+
+Each statement (or transaction) takes the file through :mod:`.sharing` and lets it go,
+so other processes can use the store in between.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from ..errors import CircusError
+from .database import Database, Result
+from .sharing import share
+
+_BATCH = "_circus_batch"  # the name a bulk insert's frame is registered under
+
+
+def _disk_full(error: BaseException) -> bool:
+    text = str(error)
+    return isinstance(error, duckdb.Error) and (
+        "No space left on device" in text or "Disk quota exceeded" in text)
+
+
+class EmbeddedDatabase(Database):
+    """The catalog file ``path`` (resolved), opened as needed for each operation.
+
+    ``closed`` is asked before every operation: it turns use after ``close()`` into
+    the caller's error.
+    """
+
+    kind = "duckdb"
+
+    def __init__(self, path: Path, *, read_only: bool, timeout: float,
+                 closed: Callable[[], CircusError | None]):
+        self.path, self.read_only, self.timeout = path, read_only, timeout
+        self._closed = closed
+        self._shared = share(path)
+        self._unshared = False
+
+    @contextlib.contextmanager
+    def _hold(self, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        error = self._closed()
+        if error is not None:
+            raise error
+        with self._shared.hold(write, self.timeout) as con:
+            yield con
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        with self._hold() as con:
+            cursor = con.execute(sql, params)
+            rows = cursor.fetchall()
+            return Result([d[0] for d in cursor.description or ()], rows)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._hold() as con:
+            con.executemany(sql, rows)
+
+    def insert_frame(self, table: str, rows: pd.DataFrame) -> None:
+        with self._hold() as con:
+            con.register(_BATCH, rows)
+            try:
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {_BATCH}")
+            finally:
+                con.unregister(_BATCH)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[EmbeddedDatabase]:
+        with self._hold(write=True) as con:
+            shared = self._shared
+            if shared.in_transaction:  # this thread is inside one already: join it
+                yield self
+                return
+            con.execute("BEGIN")
+            shared.in_transaction = True
+            try:
+                yield self
+                con.execute("COMMIT")
+            except BaseException as error:
+                # A COMMIT that failed (a full disk) has ended the transaction already,
+                # and ROLLBACK then fails too: the first error is the one to report.
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                if _disk_full(error):
+                    raise CircusError(
+                        f"The disk holding the store at '{self.path.parent}' is full"
+                        f" ({error}); nothing of this change was written. Free some space"
+                        " and try again.", value=str(self.path.parent)) from error
+                raise
+            finally:
+                shared.in_transaction = False
+
+    def tables(self) -> list[str]:
+        return [name for (name,) in self.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = 'main' ORDER BY table_name").fetchall()]
+
+    def wait_idle(self, seconds: float) -> bool:
+        """Wait (at most ``seconds``) for this process's operation in progress on the
+        file to end; whether it did."""
+        if not self._shared.lock.acquire(timeout=seconds):
+            return False
+        self._shared.lock.release()
+        return True
+
+    def close(self) -> None:
+        if not self._unshared:
+            self._unshared = True
+            self._shared.unshare()
