@@ -40,15 +40,15 @@ def race(path: str, case_id: str, rounds: int, barrier, results) -> None:
             barrier.wait()  # both are done before either reads the next base
 
 
-def search_while(path: str, seconds: float) -> int:
-    """Search for ``seconds``; how many searches ran."""
-    count, end = 0, time.monotonic() + seconds
+def search_until(path: str, started, stop, results) -> None:
+    """Search until ``stop`` is set; put how many searches ran, and the series counts seen."""
+    counts = []
     with cnb.Store.open(path, user=USER, read_only=True, timeout=60) as store:
-        while time.monotonic() < end:
-            store.search_series(limit=50)
+        started.set()
+        while not stop.is_set():
+            counts.append(len(store.search_series(limit=50)))
             store.search_cases(limit=50)
-            count += 1
-    return count
+    results.put(counts)
 
 
 def hold_a_write(path: str, ready) -> None:

@@ -75,12 +75,17 @@ def test_two_processes_saving_on_the_same_base_get_exactly_one_conflict_a_round(
 def test_an_import_in_one_process_while_another_searches(shared, tmp_path):
     more = tmp_path / "more"
     write_ct_series(more, n=300, size=32, seed=3, description="Second")
-    with SPAWN.Pool(1) as pool:
-        searching = pool.apply_async(share_workers.search_while, (str(shared.path), 4.0))
-        report = shared.import_dicom(more, progress=False)
-        searches = searching.get(timeout=120)
-    assert report.counts == {"imported": 300}
-    assert searches > 5  # the searcher was not starved by the import
+    started, stop, results = SPAWN.Event(), SPAWN.Event(), SPAWN.Queue()
+    searcher = SPAWN.Process(target=share_workers.search_until,
+                             args=(str(shared.path), started, stop, results))
+    searcher.start()
+    assert started.wait(60)
+    report = shared.import_dicom(more, progress=False)
+    stop.set()
+    seen = results.get(timeout=60)
+    searcher.join(30)
+    assert report.counts["imported"] == 300 and sum(report.counts.values()) == 300
+    assert len(seen) > 5 and set(seen) <= {1, 2}  # searches ran throughout, on whole states
     assert len(shared.search_series()) == 2
 
 
