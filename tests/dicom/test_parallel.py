@@ -111,3 +111,21 @@ def test_python_exits_quietly_while_workers_are_still_starting():
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               timeout=300)
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_threads_reading_headers_leave_warnings_and_logging_as_they_found_them(tmp_path):
+    import logging
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    from circus_nb.dicom.header import read_headers
+    from circus_nb.dicom.sample import write_ct_series
+
+    paths = [str(p) for p in sorted(write_ct_series(tmp_path, n=40, size=16).folder.iterdir())]
+    show, filters = warnings._showwarnmsg_impl, list(warnings.filters)
+    level = logging.getLogger("pydicom").level
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(5):
+            list(pool.map(read_headers, [paths[k:k + 2] for k in range(0, len(paths), 2)]))
+    assert warnings._showwarnmsg_impl is show and warnings.filters == filters
+    assert logging.getLogger("pydicom").level == level
