@@ -38,7 +38,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,14 +187,29 @@ class _Progress:
         self.bar.close()
 
 
+def _check_executor(executor: Any) -> Executor | None:
+    """``executor`` if it is ``None`` or a :class:`concurrent.futures.Executor`."""
+    if executor is None or isinstance(executor, Executor):
+        return executor
+    hint = (" A Dask client is not one itself: pass client.get_executor()."
+            if callable(getattr(executor, "get_executor", None)) else "")
+    raise ValidationError(f"executor must be a concurrent.futures.Executor (a"
+                          f" ThreadPoolExecutor, a ProcessPoolExecutor, a Dask client's"
+                          f" client.get_executor()) or None (circus_nb's own workers), got"
+                          f" {shown(executor)} of type {type(executor).__name__}.{hint}",
+                          field="executor", value=executor)
+
+
 class _Importer:
     def __init__(self, catalog: Catalog, domain: str, mode: str,
-                 staging: staging_files.Staging, progress: _Progress):
+                 staging: staging_files.Staging, progress: _Progress,
+                 executor: Executor | None = None):
         self.catalog = catalog
         self.domain = domain
         self.mode = mode
         self.staging = staging
         self.progress = progress
+        self.executor = executor  # None: circus_nb's own worker pool
         self.rows: dict[int, tuple] = {}
 
     def report(self, index: int, source: Source, status: str, reason: str = "",
@@ -211,7 +226,7 @@ class _Importer:
             sources.append(source)
             if len(sources) % READ_CHUNK == 0:
                 self.progress.found(len(sources))
-            if len(sources) == SERIAL_BELOW:
+            if len(sources) == SERIAL_BELOW and self.executor is None:
                 start_workers()
         self.progress.found(len(sources))
         return sources
@@ -231,7 +246,7 @@ class _Importer:
         batch: list[tuple[int, Source]] = []
         headers: list[Header] = []
         # closing: if a batch fails, the chunks still being read are cancelled at once
-        with contextlib.closing(read_header_chunks(paths)) as results:
+        with contextlib.closing(read_header_chunks(paths, executor=self.executor)) as results:
             for chunk, read in zip(chunks, results, strict=True):
                 batch += chunk
                 headers += read
@@ -409,32 +424,35 @@ def _disk_full(error: OSError, catalog: Catalog) -> CircusError:
 
 
 def import_dicom(catalog: Catalog, paths: str | os.PathLike | Iterable, domain: str, mode: str,
-                 progress: bool | Callable[[int, int], Any]) -> ImportReport:
+                 progress: bool | Callable[[int, int], Any], executor: Executor | None = None
+                 ) -> ImportReport:
     """Import ``paths`` into ``domain`` (the caller has checked the user may).
 
     ``progress``: ``True`` (a tqdm bar), ``False`` (none) or a function called
     ``progress(done, total)`` as files are processed, last with ``done == total``.
+    ``executor``: where headers are read (``None``: circus_nb's own worker pool).
 
     Raises
     ------
     ValidationError
-        If ``mode`` or ``progress`` is not one of the accepted values.
+        If ``mode``, ``progress`` or ``executor`` is not one of the accepted values.
     NotFoundError
         If a path names nothing.
     CircusError
         If the disk holding the store fills up (the batch being written is
-        removed; earlier batches stay imported).
+        removed; earlier batches stay imported), or ``executor`` refuses work.
     """
     if mode not in MODES:
         raise ValidationError(f"mode must be 'copy' or 'reference', got {mode!r}.",
                               field="mode", value=mode)
+    executor = _check_executor(executor)
     paths = require_paths(paths)  # before a progress bar shows
     told = _Progress(progress)
     started = time.perf_counter()
     try:
         with _import_lock(catalog):
             catalog.recover_staging()  # another process may have died importing
-            rows = _import(catalog, paths, domain, mode, told)
+            rows = _import(catalog, paths, domain, mode, told, executor)
     finally:
         told.close()
     files = pd.DataFrame([rows[i] for i in sorted(rows)], columns=_REPORT_COLUMNS)
@@ -442,13 +460,13 @@ def import_dicom(catalog: Catalog, paths: str | os.PathLike | Iterable, domain: 
     return ImportReport(files, domain, mode, time.perf_counter() - started)
 
 
-def _import(catalog: Catalog, paths: Any, domain: str, mode: str, progress: _Progress
-            ) -> dict[int, tuple]:
+def _import(catalog: Catalog, paths: Any, domain: str, mode: str, progress: _Progress,
+            executor: Executor | None = None) -> dict[int, tuple]:
     try:
         staging = staging_files.Staging(catalog.root)
     except OSError as e:
         raise (_disk_full(e, catalog) if e.errno in DISK_FULL else e) from e
-    importer = _Importer(catalog, domain, mode, staging, progress)
+    importer = _Importer(catalog, domain, mode, staging, progress, executor)
     try:
         importer.run(importer.expand(paths))
     except OSError as e:

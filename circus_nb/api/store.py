@@ -34,6 +34,7 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -432,7 +433,8 @@ class Store(CaseMethods):
     # -- DICOM import and series ----------------------------------------------
 
     def import_dicom(self, paths: Any, domain: str = "default", mode: str = "copy",
-                     progress: bool | Callable[[int, int], Any] = True) -> ImportReport:
+                     progress: bool | Callable[[int, int], Any] = True,
+                     executor: Executor | None = None) -> ImportReport:
         """Import files, folders (recursively), zip and tar.gz archives into ``domain``.
 
         ``mode="copy"`` copies files into the store; ``mode="reference"`` records
@@ -441,6 +443,22 @@ class Store(CaseMethods):
         same files again changes nothing. ``progress``: ``True`` (a bar), ``False``, or
         a function called ``progress(done, total)`` as files are processed.
 
+        ``executor``: headers are read on this :class:`concurrent.futures.Executor`
+        (threads, processes, or a Dask cluster's ``client.get_executor()``; its
+        workers must see the files, and the store's folder where archive entries
+        are unpacked, at the same paths) instead of circus_nb's own worker
+        processes. It is left running. A file whose task fails twice (its worker
+        died, the task raised) is reported ``unreadable``.
+
+        >>> import tempfile, circus_nb as cnb
+        >>> from concurrent.futures import ThreadPoolExecutor
+        >>> folder = cnb.sample.write_ct_series(tempfile.mkdtemp(), n=2, size=16).folder
+        >>> store = cnb.Store.create(None)
+        >>> with ThreadPoolExecutor(2) as pool:
+        ...     store.import_dicom(folder, progress=False, executor=pool).counts["imported"]
+        2
+        >>> store.close()
+
         Raises
         ------
         PermissionDenied
@@ -448,15 +466,17 @@ class Store(CaseMethods):
         NotFoundError
             If a path does not exist.
         ValidationError
-            If ``paths`` are not paths, or ``domain``, ``mode`` or ``progress`` are of
-            the wrong type.
+            If ``paths`` are not paths, or ``domain``, ``mode``, ``progress`` or
+            ``executor`` are of the wrong type.
+        CircusError
+            If ``executor`` refuses work (it was shut down, or broke).
         """
         paths = _paths(paths)
         check_text(domain, "domain", 64, line=True)
         check_text(mode, "mode", 16)
         self.rights.require_domain(domain, "Importing DICOM")
         self._catalog.require_writable()
-        return import_dicom(self._catalog, paths, domain, mode, progress)
+        return import_dicom(self._catalog, paths, domain, mode, progress, executor)
 
     def series(self, series_uid: str) -> Series:
         """One series (its domain must be among the current user's domains).

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import struct
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ _TAIL_BYTES = 64 * 1024
 _NUMERIC_VRS = {"IS", "DS", "US", "SS", "UL", "SL", "FL", "FD", "UV", "SV"}
 _PARAMETER_GROUPS = {0x0018, 0x0020, 0x0028}
 _SKIPPED_VRS = {"SQ", "OB", "OW", "OF", "OD", "OL", "OV", "UN"}
+# Catching warnings and quieting pydicom's logger change the whole process: threads
+# (an executor's) that did it at once would leave warnings silenced after them.
+_PROCESS_STATE = threading.RLock()
 
 
 @dataclass
@@ -80,12 +84,13 @@ def read_headers(paths: list[str], series_seen: set[str] | None = None) -> list[
 def _quiet_pydicom() -> Iterator[None]:
     """pydicom logs a warning for every odd value; the report says what matters."""
     logger = logging.getLogger("pydicom")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    with _PROCESS_STATE:
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            logger.setLevel(level)
 
 
 def read_header(path: str | os.PathLike, with_series: Any = True) -> Header:
@@ -116,7 +121,7 @@ def _kind(error: Exception) -> str:
 
 
 def _read(path: str, with_series: Any) -> Header:
-    with warnings.catch_warnings(record=True) as caught:
+    with _PROCESS_STATE, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         dataset, stat, problem = _read_dataset(path, caught)
     if problem:

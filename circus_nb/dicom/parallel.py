@@ -17,6 +17,12 @@ a fresh pool.
 A worker that dies (a crash, the out-of-memory killer) costs only its chunk's
 files a second read, one file per task in a fresh pool: the file that kills a
 worker again is reported ``unreadable``, every other file is read.
+
+An import may bring its own :class:`~concurrent.futures.Executor` instead (threads,
+processes, or a Dask cluster's ``client.get_executor()``): every chunk is then
+submitted to it, and a chunk whose task fails (its worker died, the task raised) is
+read again one file per task, where a file that fails again is ``unreadable``. The
+executor is the caller's: it is never shut down here.
 """
 
 from __future__ import annotations
@@ -31,10 +37,11 @@ import threading
 import time
 import types
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from .._system import alive
+from ..errors import CircusError
 from .header import Header, read_headers
 
 __all__ = ["SERIAL_BELOW", "read_header_chunks", "start_workers", "stop_workers"]
@@ -187,13 +194,17 @@ def stop_workers() -> None:
         _stop(pool, terminate=True)
 
 
-def read_header_chunks(chunks: Sequence[Sequence[str]], read: Read = read_headers
-                       ) -> Iterator[list[Header]]:
+def read_header_chunks(chunks: Sequence[Sequence[str]], read: Read = read_headers,
+                       executor: Executor | None = None) -> Iterator[list[Header]]:
     """Yield ``read(chunk)`` (the headers of each chunk of paths), in order.
 
     Chunks are read in this process until the workers are up, then by them,
-    ahead of the caller. ``read`` must be importable by the workers.
+    ahead of the caller; or all by ``executor``, if one is given. ``read`` must be
+    importable by the workers.
     """
+    if executor is not None:
+        yield from _read_on(executor, chunks, read)
+        return
     if sum(len(c) for c in chunks) < SERIAL_BELOW or _workers() == 1:
         for chunk in chunks:
             yield read(list(chunk))
@@ -251,3 +262,48 @@ def _alone(read: Read, path: str) -> Header:
         return Header("unreadable", "reading its header stopped the process that read it (it"
                       " crashed or ran out of memory): the file is probably malformed. Check"
                       " it with another DICOM reader.")
+
+
+def _read_on(executor: Executor, chunks: Sequence[Sequence[str]], read: Read
+             ) -> Iterator[list[Header]]:
+    """Every chunk read by the caller's executor, in order; a chunk whose task failed
+    is read again one file per task. Pending tasks are cancelled when the caller stops
+    (Ctrl+C, an error), and the executor is left running."""
+    futures: list[Future] = []
+    try:
+        futures += [_submit(executor, read, chunk) for chunk in chunks]
+        for k, future in enumerate(futures):
+            try:
+                headers = future.result()
+            except Exception:  # the worker died, or the task failed there
+                headers = [_alone_on(executor, read, path) for path in chunks[k]]
+            yield headers
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+def _alone_on(executor: Executor, read: Read, path: str) -> Header:
+    """Read one file in a task of its own; a file whose task fails again is unreadable."""
+    future = _submit(executor, read, [path])
+    try:
+        return future.result()[0]
+    except Exception as e:
+        return Header("unreadable", f"reading its header failed in the executor's worker"
+                      f" ({type(e).__name__}: {e}); the worker may have crashed or run out of"
+                      " memory on it, or the file is malformed. Check it with another DICOM"
+                      " reader.")
+    finally:
+        future.cancel()  # after Ctrl+C; a finished task is left as it is
+
+
+def _submit(executor: Executor, read: Read, paths: Sequence[str]) -> Future:
+    try:
+        return executor.submit(read, list(paths))
+    except RuntimeError as e:  # shut down, or broken (a ProcessPoolExecutor whose worker died)
+        raise CircusError(f"The executor refused to read headers ({type(e).__name__}: {e}): it"
+                          " was shut down, or it broke when one of its workers died. Pass a"
+                          " running executor, or executor=None for circus_nb's own workers;"
+                          " files already imported stay imported, and importing again"
+                          " reports them already_present.", field="executor",
+                          value=executor) from e

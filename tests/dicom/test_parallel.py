@@ -111,3 +111,79 @@ def test_python_exits_quietly_while_workers_are_still_starting():
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               timeout=300)
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+# ---------------------------------------------------------------- the caller's executor
+
+
+def fails_on_poison(paths: list[str]) -> list[Header]:
+    if any(path.endswith("poison") for path in paths):
+        raise MemoryError("as a worker out of memory would")
+    return pid_of_reader(paths)
+
+
+def test_an_executor_reads_every_chunk_in_order_and_is_left_running(own_pool):
+    from concurrent.futures import ThreadPoolExecutor
+
+    chunks = _chunks(5, size=7, poison=9)  # in the second chunk
+    with ThreadPoolExecutor(3) as pool:
+        flat = [h for chunk in parallel.read_header_chunks(chunks, read=fails_on_poison,
+                                                           executor=pool) for h in chunk]
+        assert pool.submit(abs, -1).result() == 1  # not shut down
+    assert parallel._starting is None and parallel._pool is None  # no pool of our own
+    assert [h.status for h in flat].count("unreadable") == 1
+    assert flat[9].status == "unreadable"
+    assert "reading its header failed in the executor's worker (MemoryError: as a worker" \
+        in flat[9].reason
+    names = [h.reason.split(" read by ")[0] for h in flat if h.status == "ok"]
+    assert names == [f"f{k}" for k in range(35) if k != 9]
+
+
+def test_ctrl_c_cancels_the_chunks_the_executor_has_not_started():
+    import signal
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls = []
+
+    def interrupted(paths: list[str]) -> list[Header]:
+        calls.append(paths[0])
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C while the importer waits
+        time.sleep(0.05)
+        return pid_of_reader(paths)
+
+    with ThreadPoolExecutor(1) as pool:
+        with pytest.raises(KeyboardInterrupt):
+            list(parallel.read_header_chunks(_chunks(30, size=2), read=interrupted,
+                                             executor=pool))
+        pool.submit(time.sleep, 0).result()  # whatever still runs is done
+    assert len(calls) <= 3
+
+
+def test_an_executor_that_refuses_work_stops_the_read_with_a_clear_error():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from circus_nb import CircusError
+
+    pool = ThreadPoolExecutor(1)
+    pool.shutdown()
+    with pytest.raises(CircusError, match="The executor refused to read headers .RuntimeError"):
+        list(parallel.read_header_chunks(_chunks(2), read=pid_of_reader, executor=pool))
+
+
+def test_threads_reading_headers_leave_warnings_and_logging_as_they_found_them(tmp_path):
+    import logging
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    from circus_nb.dicom.header import read_headers
+    from circus_nb.dicom.sample import write_ct_series
+
+    paths = [str(p) for p in sorted(write_ct_series(tmp_path, n=40, size=16).folder.iterdir())]
+    show, filters = warnings._showwarnmsg_impl, list(warnings.filters)
+    level = logging.getLogger("pydicom").level
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(5):
+            list(pool.map(read_headers, [paths[k:k + 2] for k in range(0, len(paths), 2)]))
+    assert warnings._showwarnmsg_impl is show and warnings.filters == filters
+    assert logging.getLogger("pydicom").level == level
