@@ -15,4 +15,15 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
         exit 1
     fi
 fi
+# tests/store/test_pg_*.py start a throw-away PostgreSQL server (skipped without one).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] \
+        && command -v apt-get >/dev/null; then
+    echo "Installing PostgreSQL for the PostgreSQL tests (log: .venv/apt-postgres.log) ..."
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } \
+            > .venv/apt-postgres.log 2>&1; then
+        tail -n 30 .venv/apt-postgres.log >&2
+        echo "Installing PostgreSQL failed; the whole log is in .venv/apt-postgres.log." >&2
+        exit 1
+    fi
+fi
 exec .venv/bin/python -m pytest "$@"

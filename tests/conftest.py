@@ -86,3 +86,41 @@ def cases(populated, samples):
 
 def as_user(store, name):
     return store.as_user(f"{name}@example.org")
+
+
+# -- PostgreSQL ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The URL of a throw-away PostgreSQL server (superuser ``postgres``, trust auth),
+    one per test session. Skipped where PostgreSQL is not installed, except on CI
+    (``CI`` set), where a missing server is a failure rather than a silent skip."""
+    import os
+
+    from tests.pg_server import PostgresServer, find_bin_dir
+
+    if find_bin_dir() is None:
+        reason = ("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb);"
+                  " scripts/test.sh installs it, or apt-get install postgresql")
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with PostgresServer() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_database(postgres_server):
+    """The URL of a new, empty database on ``postgres_server``, dropped afterwards."""
+    import secrets
+
+    psycopg = pytest.importorskip("psycopg")
+    name = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(postgres_server, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as con:
+            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,89 @@
+"""The PostgreSQL catalog schema is the DuckDB one: same tables, columns, order, types."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from circus_nb.store import migrations
+from circus_nb.store.postgres import schema
+
+psycopg = pytest.importorskip("psycopg")
+
+# DuckDB's information_schema data_type -> PostgreSQL's udt_name
+_SAME_TYPE = {
+    "VARCHAR": "varchar", "VARCHAR[]": "_varchar", "INTEGER": "int4", "BIGINT": "int8",
+    "BOOLEAN": "bool", "DATE": "date", "DOUBLE": "float8", "DOUBLE[]": "_float8",
+    "BLOB": "bytea", "TIMESTAMP WITH TIME ZONE": "timestamptz",
+}
+_COLUMNS = """SELECT table_name, column_name, {type}, is_nullable, column_default IS NOT NULL
+    FROM information_schema.columns WHERE table_schema = {schema}
+    ORDER BY table_name, ordinal_position"""
+
+
+@pytest.fixture
+def pg(postgres_database):
+    with psycopg.connect(postgres_database) as con:
+        for statement in (*schema.schema_statements(), *schema.ledger_statements()):
+            con.execute(statement)
+        yield con
+
+
+def test_tables_and_columns_match_a_migrated_duckdb_catalog(pg):
+    duck = duckdb.connect()
+    migrations.migrate(duck, read_only=False, where="memory")
+    expected = [(t, c, _SAME_TYPE[ty], n, d) for t, c, ty, n, d in duck.execute(
+        _COLUMNS.format(type="data_type", schema="'main'")).fetchall()]
+    got = pg.execute(_COLUMNS.format(type="udt_name::text", schema="'public'")).fetchall()
+    assert got == expected
+
+
+def test_primary_keys_match(pg):
+    query = """SELECT tc.table_name, string_agg(k.column_name, ',' ORDER BY k.ordinal_position)
+               FROM information_schema.table_constraints tc
+               JOIN information_schema.key_column_usage k
+                 ON k.constraint_name = tc.constraint_name AND k.table_name = tc.table_name
+               WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = {schema}
+               GROUP BY tc.table_name ORDER BY tc.table_name"""
+    duck = duckdb.connect()
+    migrations.migrate(duck, read_only=False, where="memory")
+    assert (pg.execute(query.format(schema="'public'")).fetchall()
+            == duck.execute(query.format(schema="'main'")).fetchall())
+
+
+def test_the_ledger_records_the_newest_version(pg):
+    versions = [r[0] for r in pg.execute("SELECT version FROM schema_migrations ORDER BY 1")]
+    assert versions == [m.version for m in migrations.MIGRATIONS]
+    assert schema.newest_version() == migrations.MIGRATIONS[-1].version
+
+
+def test_the_shared_sql_runs_on_the_schema(pg):
+    """Statements in the subset both databases accept, in the package's row shapes."""
+    pg.execute("INSERT INTO cases VALUES ('c', 'p', %s, %s, 0, 'draft', '', 's', now(), now())",
+               [["a", "b"], ["default"]])
+    assert pg.execute("SELECT case_id FROM cases WHERE tags @> %s AND project_id = ANY(%s)",
+                      [["a"], ["p"]]).fetchall() == [("c",)]
+    pg.execute("INSERT INTO projects (project_id, name, name_key, description, tags,"
+               " window_presets, created_at, updated_at) VALUES ('p', 'P', 'p', '', '[]', '[]',"
+               " now(), now())")
+    assert pg.execute("SELECT window_priority FROM projects").fetchone() == ("dicom,preset,auto",)
+    pg.execute("INSERT INTO blobs VALUES ('h', %s) ON CONFLICT DO NOTHING", [b"\x00\x01"])
+    assert pg.execute("SELECT data FROM blobs").fetchone() == (b"\x00\x01",)
+
+
+def test_a_duckdb_only_type_in_a_migration_is_refused(monkeypatch):
+    monkeypatch.setattr(schema, "MIGRATIONS", [migrations.Migration(
+        1, "x", ("CREATE TABLE t (x HUGEINT)  -- a huge blob of text",))])
+    with pytest.raises(ValueError, match="HUGEINT"):
+        schema.schema_statements()
+
+
+def test_the_postgres_modules_import_without_psycopg():
+    code = ("import sys, circus_nb.store.postgres.schema, circus_nb.store.postgres.security;"
+            " print('psycopg' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False"
