@@ -36,9 +36,18 @@ def _empty(folder: Path, remove: bool) -> None:
         shutil.rmtree(child) if child.is_dir() else child.unlink()
 
 
-def _closed(root: Path) -> CircusError:
-    return CircusError(f"The store at '{root}' is closed. Open it again with"
+def _closed(where: object) -> CircusError:
+    return CircusError(f"The store at '{where}' is closed. Open it again with"
                        " cnb.Store.open(path, user=...).")
+
+
+def is_server_url(target: object) -> bool:
+    """Whether ``target`` names a PostgreSQL server rather than a store folder.
+
+    >>> is_server_url("postgresql://lab@db.example.org/circus"), is_server_url("stores/a")
+    (True, False)
+    """
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
 DEFAULT_TIMEOUT = 30.0  # seconds to wait for another process's turn on the store
@@ -46,18 +55,34 @@ CLOSE_WAIT_SECONDS = 30.0  # how long close() lets another thread's operation fi
 
 
 class Catalog:
-    """An open catalog. Use :meth:`create` or :meth:`open`."""
+    """An open catalog: its :class:`Database`, and the folder of its files.
 
-    def __init__(self, root: Path, *, read_only: bool, timeout: float = DEFAULT_TIMEOUT,
-                 scratch: Scratch | None = None):
-        self.root = root  # resolved: every process must name the same file
+    Use :meth:`create` / :meth:`open` (a store folder with an embedded DuckDB file) or
+    :meth:`create_on_server` / :meth:`open_on_server` (PostgreSQL).
+    """
+
+    def __init__(self, root: Path, database: Callable[[Callable[[], CircusError | None]],
+                                                      Database],
+                 *, read_only: bool, where: str | None = None, scratch: Scratch | None = None):
+        self.root = root  # resolved: every process must name the same files
+        self.where = where or str(root)  # the store, as messages name it
         self.read_only = read_only
-        self._scratch = scratch
         self._closed = False
-        self.con: Database = EmbeddedDatabase(
-            root / CATALOG, read_only=read_only, timeout=timeout,
-            closed=lambda: _closed(root) if self._closed else None)
+        self.con: Database = database(lambda: _closed(self.where) if self._closed else None)
         self._closer = weakref.finalize(self, _close, self.con, scratch)
+
+    @classmethod
+    def _embedded(cls, root: Path, read_only: bool, timeout: float,
+                  scratch: Scratch | None = None) -> Catalog:
+        return cls(root, lambda closed: EmbeddedDatabase(
+            root / CATALOG, read_only=read_only, timeout=timeout, closed=closed),
+            read_only=read_only, scratch=scratch)
+
+    def _seed(self, admin: str) -> None:
+        with self.transaction() as con:
+            accounts.insert_group(con, ADMIN_GROUP, GLOBAL_PRIVILEGES, ["default"])
+            accounts.insert_user(con, admin, None)
+            accounts.set_memberships(con, admin, [ADMIN_GROUP])
 
     @classmethod
     def create(cls, path: Path | None, admin: str, timeout: float = DEFAULT_TIMEOUT
@@ -77,14 +102,11 @@ class Catalog:
         catalog = None
         try:
             (root / DATA_DIR).mkdir()
-            catalog = cls(root, read_only=False, timeout=timeout, scratch=scratch)
+            catalog = cls._embedded(root, read_only=False, timeout=timeout, scratch=scratch)
             with catalog.transaction():  # makes the file
                 pass
             migrate(catalog.con, read_only=False, where=str(root))
-            with catalog.transaction() as con:
-                accounts.insert_group(con, ADMIN_GROUP, GLOBAL_PRIVILEGES, ["default"])
-                accounts.insert_user(con, admin, None)
-                accounts.set_memberships(con, admin, [ADMIN_GROUP])
+            catalog._seed(admin)
         except BaseException:
             if catalog is not None:
                 catalog.close()
@@ -114,7 +136,7 @@ class Catalog:
             raise accounts.not_found(
                 "store", str(root), [],
                 f"There is no {CATALOG} there. Make one with cnb.Store.create(path).")
-        catalog = cls(root, read_only=read_only, timeout=timeout)
+        catalog = cls._embedded(root, read_only=read_only, timeout=timeout)
         try:
             migrate(catalog.con, read_only=read_only, where=str(root))
             if not read_only:
@@ -126,6 +148,23 @@ class Catalog:
             catalog.close()
             raise
         return catalog
+
+    @classmethod
+    def create_on_server(cls, url: str, admin: str, data_dir: Path) -> Catalog:
+        """A new catalog in the (empty) PostgreSQL database at ``url``; the managed DICOM
+        files go to ``data_dir``, a folder every client reaches at that path."""
+        from .postgres import server
+
+        return server.create(cls, url, admin, data_dir)
+
+    @classmethod
+    def open_on_server(cls, url: str, read_only: bool, data_dir: Path | None = None
+                       ) -> Catalog:
+        """The catalog in the PostgreSQL database at ``url``; ``data_dir`` overrides the
+        folder recorded at creation (a client that mounts it elsewhere)."""
+        from .postgres import server
+
+        return server.open(cls, url, read_only, data_dir)
 
     def recover_staging(self) -> None:
         """Remove what imports killed before they finished left behind: files placed
@@ -153,9 +192,9 @@ class Catalog:
     def require_writable(self) -> None:
         """Raise ``CircusError`` if the catalog is open read-only (or closed)."""
         if self._closed:
-            raise _closed(self.root)
+            raise _closed(self.where)
         if self.read_only:
-            raise CircusError(f"The store at '{self.root}' is open read-only; open it with"
+            raise CircusError(f"The store at '{self.where}' is open read-only; open it with"
                               " read_only=False to change it.")
 
     def close(self) -> None:

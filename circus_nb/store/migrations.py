@@ -173,6 +173,13 @@ MIGRATIONS: list[Migration] = [
                 ADD COLUMN window_priority VARCHAR DEFAULT 'dicom,preset,auto'""",
         ),
     ),
+    Migration(
+        5,
+        "settings of the store itself (where a server store keeps its files)",
+        ("""CREATE TABLE settings (
+                key VARCHAR PRIMARY KEY,
+                value VARCHAR NOT NULL)""",),
+    ),
 ]
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -44,7 +44,8 @@ def stored_instances(con: Con, keys: Sequence[tuple[str, int]]) -> dict[tuple[st
     rows = con.execute(
         """SELECT i.series_uid, i.instance_number, i.path, i.managed, i.size, i.mtime
            FROM instances i
-           JOIN (SELECT unnest(?) AS series_uid, unnest(?) AS instance_number) w
+           JOIN (SELECT unnest(CAST(? AS VARCHAR[])) AS series_uid,
+                       unnest(CAST(? AS INTEGER[])) AS instance_number) w
              USING (series_uid, instance_number)""", [list(uids), list(numbers)]).fetchall()
     return {(uid, n): tuple(rest) for uid, n, *rest in rows}
 

@@ -1,0 +1,131 @@
+"""The PostgreSQL backend: the package's SQL on a server, through psycopg 3.
+
+The SQL of :mod:`circus_nb.store` is written once, with ``?`` placeholders; here they
+become psycopg's ``%s``. Lists of text go to the server as ``text[]`` and columns are
+``varchar[]``, so list parameters are cast where the column's type decides
+(:func:`to_server`). One connection per open store, used by one thread at a time;
+:meth:`transaction` is a server transaction (nested ones join it).
+
+>>> to_server("SELECT a FROM t WHERE b = ANY(?) AND c LIKE '%x' AND d = ?")
+"SELECT a FROM t WHERE b = ANY(%s) AND c LIKE '%%x' AND d = %s"
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+from ...errors import CircusError
+from ..database import Database, Result
+
+
+@functools.lru_cache(maxsize=1024)
+def to_server(sql: str) -> str:
+    """``sql`` with psycopg's placeholders (and its ``%`` escaped)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _plain(value: Any) -> Any:
+    """A frame's cell as psycopg adapts it: numpy scalars as Python ones, NaN as NULL."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is pd.NaT:
+        return None
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+class PostgresDatabase(Database):
+    """The catalog tables in the database at ``url``."""
+
+    kind = "postgresql"
+
+    def __init__(self, url: str, *, read_only: bool, closed: Callable[[], CircusError | None]):
+        self.url, self.read_only = url, read_only
+        self._closed = closed
+        options = "-c TimeZone=UTC" + (" -c default_transaction_read_only=on"
+                                       if read_only else "")
+        try:
+            self._con = psycopg.connect(url, autocommit=True, options=options)
+        except psycopg.Error as e:
+            raise CircusError(f"Cannot connect to the PostgreSQL server at {_shown(url)}:"
+                              f" {str(e).strip()}. Check the URL (postgresql://user@host:port"
+                              "/database), that the server runs, and the credentials.",
+                              value=_shown(url)) from None
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    @contextlib.contextmanager
+    def _held(self) -> Iterator[psycopg.Connection]:
+        error = self._closed()
+        if error is not None:
+            raise error
+        with self._lock:
+            yield self._con
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        with self._held() as con:
+            cursor = con.execute(to_server(sql), list(params))
+            if cursor.description is None:
+                return Result([], [])
+            return Result([d.name for d in cursor.description], cursor.fetchall())
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._held() as con, con.cursor() as cursor:
+            cursor.executemany(to_server(sql), [list(row) for row in rows])
+
+    def insert_frame(self, table: str, rows: pd.DataFrame) -> None:
+        columns = ", ".join(rows.columns)
+        with self._held() as con, con.cursor() as cursor, \
+                cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows.itertuples(index=False, name=None):
+                copy.write_row([_plain(v) for v in row])
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[PostgresDatabase]:
+        with self._held() as con:
+            if self._depth:  # this thread is inside one already: join it
+                yield self
+                return
+            self._depth += 1
+            try:
+                with con.transaction():
+                    yield self
+            finally:
+                self._depth -= 1
+
+    def tables(self) -> list[str]:
+        return [name for (name,) in self.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+            " ORDER BY table_name").fetchall()]
+
+    def wait_idle(self, seconds: float) -> bool:
+        if not self._lock.acquire(timeout=seconds):
+            return False
+        self._lock.release()
+        return True
+
+    def close(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self._con.close()
+
+
+def _shown(url: str) -> str:
+    """``url`` without its password."""
+    head, at, tail = url.rpartition("@")
+    if not at or ":" not in head.split("//", 1)[-1]:
+        return url
+    scheme, _, credentials = head.partition("//")
+    return f"{scheme}//{credentials.split(':', 1)[0]}:***@{tail}"
