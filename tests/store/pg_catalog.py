@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-import psycopg
+import pytest
 
 from circus_nb.domain.privileges import GroupGrant, Rights
 from circus_nb.store.postgres.schema import ledger_statements, schema_statements
@@ -36,6 +36,8 @@ from circus_nb.store.postgres.security import (
     security_statements,
     user_role_statements,
 )
+
+psycopg = pytest.importorskip("psycopg")  # (pytest imports this file for its doctests)
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 GROUPS = {  # group -> (privileges, domains, {project: roles}, members)
