@@ -40,8 +40,7 @@ def populated(store):
 def snapshot(store: cnb.Store) -> dict[str, list[tuple]]:
     """Every row of every table: compare before and after a refused operation."""
     con = store._db()
-    tables = [r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables ORDER BY table_name").fetchall()]
+    tables = con.tables()
     return {t: sorted(map(repr, con.execute(f'SELECT * FROM "{t}"').fetchall())) for t in tables}
 
 

@@ -298,7 +298,7 @@ class Series:
         One ``os.stat``: its size and mtime must be those recorded at import (for a
         copy the store made: not written after the import).
         """
-        path = self._store.path / row.path if row.managed else Path(row.path)
+        path = self._store._catalog.root / row.path if row.managed else Path(row.path)
         try:
             stat = os.stat(path)
             current = (stat.st_size, stat.st_mtime)

@@ -56,7 +56,7 @@ from ..errors import ValidationError
 from ..store import accounts, projects
 from ..store import search as search_sql
 from ..store import series as series_sql
-from ..store.catalog import DEFAULT_TIMEOUT, Catalog
+from ..store.catalog import DEFAULT_TIMEOUT, Catalog, is_server_url
 from ..store.sharing import open_elsewhere
 from ._checks import (
     PATIENT_COLUMNS,
@@ -90,7 +90,7 @@ class Store(CaseMethods):
 
     @classmethod
     def create(cls, path: str | Path | None = None, admin: str = "admin@example.org", *,
-               timeout: float = DEFAULT_TIMEOUT) -> Store:
+               data_dir: str | Path | None = None, timeout: float = DEFAULT_TIMEOUT) -> Store:
         """Make a new store and return it opened as ``admin``.
 
         ``path`` must not exist or be an empty folder. ``path=None`` makes a
@@ -98,26 +98,47 @@ class Store(CaseMethods):
         admin is put in group ``admins``, which holds every global privilege and
         the domain ``default``. ``timeout``: see :meth:`open`.
 
+        ``path`` may instead be the URL of an empty PostgreSQL database
+        (``postgresql://user:password@host:port/database``, the user owning it): a
+        lab's store, shared by everyone who reaches the server. Its managed DICOM
+        files go to ``data_dir``, a new or empty folder every client reaches at that
+        path (a shared filesystem). Each user added gets a login role on the server
+        (see the README, "A lab's store on PostgreSQL").
+
         Raises
         ------
         ValidationError
             If the folder holds anything, ``path`` is not a path, or ``admin`` is not
-            an e-mail address.
+            an e-mail address; for a server, if ``data_dir`` is missing or not empty.
         """
-        if path is not None:
-            check_path(path)
         check_email(admin)
         timeout = check_timeout(timeout)
+        if is_server_url(path):
+            if data_dir is None:
+                raise ValidationError("A store on a PostgreSQL server needs data_dir=, the"
+                                      " folder (reached by every client) for its DICOM files.",
+                                      field="data_dir")
+            folder = Path(check_path(data_dir, "data_dir"))
+            return cls(Catalog.create_on_server(path, admin, folder), admin)
+        if path is not None:
+            check_path(path)
+        if data_dir is not None:
+            raise ValidationError("data_dir= is for a store on a PostgreSQL server; a store"
+                                  " folder keeps its files in its own data/ folder.",
+                                  field="data_dir", value=str(data_dir))
         return cls(Catalog.create(None if path is None else Path(path), admin, timeout), admin)
 
     @classmethod
     def open(cls, path: str | Path, user: str, read_only: bool = False, *,
-             timeout: float = DEFAULT_TIMEOUT) -> Store:
+             timeout: float = DEFAULT_TIMEOUT, data_dir: str | Path | None = None) -> Store:
         """Open an existing store as ``user``; migrate an older catalog.
 
         Any number of processes (notebooks, the CLI, scripts) may have one store open
         at once: each takes the catalog for one operation at a time, and waits for
         the others' turns, at most ``timeout`` seconds each time.
+
+        ``path`` may be the URL of a store on a PostgreSQL server (see :meth:`create`);
+        ``data_dir`` then overrides where this client reaches its files.
 
         Raises
         ------
@@ -130,10 +151,15 @@ class Store(CaseMethods):
             If ``path`` is not a path, ``user`` not an e-mail address, or
             ``read_only`` not a bool.
         """
-        check_path(path)
         check_email(user)
         check_flag(read_only, "read_only")
-        catalog = Catalog.open(path, read_only=read_only, timeout=check_timeout(timeout))
+        timeout = check_timeout(timeout)
+        if is_server_url(path):
+            folder = None if data_dir is None else Path(check_path(data_dir, "data_dir"))
+            catalog = Catalog.open_on_server(path, read_only=read_only, data_dir=folder)
+        else:
+            check_path(path)
+            catalog = Catalog.open(path, read_only=read_only, timeout=timeout)
         try:
             accounts.require_user(catalog.con, user)
         except BaseException:
@@ -175,9 +201,9 @@ class Store(CaseMethods):
     # -- who and where -------------------------------------------------------
 
     @property
-    def path(self) -> Path:
-        """The store folder."""
-        return self._catalog.root
+    def path(self) -> Path | str:
+        """The store folder (or the URL of a store on a PostgreSQL server)."""
+        return self._catalog.location
 
     @property
     def data_dir(self) -> Path:

@@ -65,6 +65,7 @@ def insert_group(con: Con, name: str, privileges: Iterable[str], domains: Iterab
 
 def insert_user(con: Con, email: str, display_name: str | None) -> None:
     con.execute("INSERT INTO users VALUES (?, ?, ?)", [email, display_name, now()])
+    con.user_added(email)
 
 
 def set_memberships(con: Con, email: str, groups: Iterable[str]) -> None:
@@ -108,7 +109,7 @@ def admin_count(con: Con) -> int:
 
 
 def as_lists(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
-    """DuckDB gives list columns as numpy arrays; users expect Python lists."""
+    """List columns as Python lists (``[]`` for none), on every backend."""
     for column in columns:
         frame[column] = [list(v) if v is not None else [] for v in frame[column]]
     return frame
@@ -117,11 +118,10 @@ def as_lists(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 def users_frame(con: Con) -> pd.DataFrame:
     return as_lists(con.execute(
         """SELECT u.email, u.display_name,
-                  coalesce(list(m.group_name ORDER BY m.group_name)
-                           FILTER (WHERE m.group_name IS NOT NULL), []) AS groups,
+                  (SELECT array_agg(m.group_name ORDER BY m.group_name) FROM group_members m
+                   WHERE m.email = u.email) AS groups,
                   u.created_at
-           FROM users u LEFT JOIN group_members m ON m.email = u.email
-           GROUP BY ALL ORDER BY u.email"""
+           FROM users u ORDER BY u.email"""
     ).df(), "groups")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -63,8 +64,10 @@ class Catalog:
 
     def __init__(self, root: Path, database: Callable[[Callable[[], CircusError | None]],
                                                       Database],
-                 *, read_only: bool, where: str | None = None, scratch: Scratch | None = None):
+                 *, read_only: bool, url: str | None = None, where: str | None = None,
+                 scratch: Scratch | None = None):
         self.root = root  # resolved: every process must name the same files
+        self.location: Path | str = url or root  # what Store.open takes to open it again
         self.where = where or str(root)  # the store, as messages name it
         self.read_only = read_only
         self._closed = False

@@ -82,6 +82,9 @@ class Database(ABC):
     def tables(self) -> list[str]:
         """The names of the catalog's tables (for migrations and snapshots)."""
 
+    def user_added(self, email: str) -> None:  # noqa: B027 - most backends need nothing
+        """A user was added (inside the transaction): a server makes its login role."""
+
     @abstractmethod
     def close(self) -> None:
         """Let go of the connection; safe to repeat."""

@@ -66,7 +66,7 @@ def test_copy_mode_stores_byte_identical_files_under_the_series_uid(imported, sa
             index=False):
         assert managed and path == f"data/{sample.series_uid}/{number:08d}.dcm"
         original = sample.folder / f"IM{number:05d}.dcm"
-        assert (imported.path / path).read_bytes() == original.read_bytes()
+        assert (imported.data_dir.parent / path).read_bytes() == original.read_bytes()
 
 
 def test_importing_again_changes_nothing(imported, samples):
@@ -94,7 +94,7 @@ def test_a_different_file_for_a_stored_instance_is_a_conflict_and_the_first_stay
         imported, samples, tmp_path):
     sample = samples[1]["chest_ct_lung"]
     original = sample.folder / "IM00007.dcm"
-    stored = imported.path / f"data/{sample.series_uid}/00000007.dcm"
+    stored = imported.data_dir.parent / f"data/{sample.series_uid}/00000007.dcm"
     before = stored.read_bytes()
     other = changed_copy(original, tmp_path / "other.dcm", WindowCenter=99)
     report = imported.import_dicom(other, progress=False)
@@ -191,7 +191,8 @@ def test_zip_with_folders_and_unsafe_entries(store, samples, tmp_path):
     instances = store.series(samples[1]["chest_ct_feet_first"].series_uid).instances()
     assert instances["managed"].all()
     assert report.files["path"].iloc[0].startswith(f"{archive}!/study/series/")
-    assert not (store.path / "tmp").exists() or not any((store.path / "tmp").iterdir())
+    tmp = store.data_dir.parent / "tmp"
+    assert not tmp.exists() or not any(tmp.iterdir())
 
 
 def test_tar_gz_archives(store, samples, tmp_path):

@@ -61,13 +61,14 @@ def _check_whole(store: cnb.Store) -> int:
         instances = series.instances()
         assert cnb.ImageRange(instances["instance_number"]) == series.images
         for path in instances["path"]:
-            assert (store.path / path).is_file()
+            assert (store.data_dir.parent / path).is_file()
         managed |= set(instances.loc[instances["managed"], "path"])
         total += len(instances)
-    in_data = {p.relative_to(store.path).as_posix() for p in store.data_dir.rglob("*")
+    in_data = {p.relative_to(store.data_dir.parent).as_posix() for p in store.data_dir.rglob("*")
                if p.is_file()}
     assert in_data == managed, f"{len(in_data - managed)} orphan files in data/"
-    assert not (store.path / "tmp").exists() or not any((store.path / "tmp").iterdir())
+    tmp = store.data_dir.parent / "tmp"
+    assert not tmp.exists() or not any(tmp.iterdir())
     return total
 
 

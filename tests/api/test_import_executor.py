@@ -120,4 +120,5 @@ def test_a_bad_executor_is_refused_and_nothing_is_written(store, folder):
     with pytest.raises(cnb.CircusError, match="The executor refused to read headers"):
         store.import_dicom(folder, progress=False, executor=pool)
     assert snapshot(store) == before
-    assert not (store.path / "tmp").exists() or not any((store.path / "tmp").iterdir())
+    tmp = store.data_dir.parent / "tmp"
+    assert not tmp.exists() or not any(tmp.iterdir())

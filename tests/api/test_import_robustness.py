@@ -135,7 +135,7 @@ def test_a_name_that_is_not_utf8_in_copy_mode_imports(store, series, tmp_path):
     assert row["path"] == f"{tmp_path}/in/scan-\\xff.dcm"
     row["path"].encode("utf-8")  # valid text, which a DataFrame can show and save
     stored = store.series(series[0].series_uid).instances()["path"].iloc[0]
-    assert (store.path / stored).read_bytes() == good.read_bytes()
+    assert (store.data_dir.parent / stored).read_bytes() == good.read_bytes()
 
 
 def test_a_referenced_file_that_changed_is_a_conflict_on_reimport(store, series, tmp_path):
@@ -294,7 +294,7 @@ def test_two_threads_importing_into_one_store(store, series, tmp_path):
     assert errors == []
     assert reports["long"].counts["imported"] == _count(long)
     assert reports["zip"].counts["imported"] == _count(small)
-    assert not (store.path / "tmp").exists()  # each removed its own staging, then tmp/
+    assert not (store.data_dir.parent / "tmp").exists()  # each removed its own staging, then tmp/
 
 
 def test_a_missing_path_is_refused_before_any_progress_bar(store, tmp_path, capsys):
@@ -304,4 +304,4 @@ def test_a_missing_path_is_refused_before_any_progress_bar(store, tmp_path, caps
                                                 r" current folder, "):
         store.import_dicom([tmp_path / "here.dcm", "nowhere"], progress=True)
     assert capsys.readouterr().err == ""  # no bar was drawn
-    assert not (store.path / "tmp").exists()
+    assert not (store.data_dir.parent / "tmp").exists()

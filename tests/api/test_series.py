@@ -329,7 +329,7 @@ def _import_one(store, path, uid="1.2.826.0.1.3680043.8.498.7", number=1, edit=N
     ds.SOPInstanceUID = f"{uid}.{number}"
     if edit is not None:
         edit(ds)
-    target = Path(folder or store.path.parent) / f"{uid}-{number}.dcm"
+    target = Path(folder or store.data_dir.parent.parent) / f"{uid}-{number}.dcm"
     ds.save_as(target)
     report = store.import_dicom(target, progress=False)
     assert list(report.files["status"]) == ["imported"], report.files["reason"][0]
@@ -397,7 +397,8 @@ def test_the_stores_own_copy_changed_is_refused(store, tmp_path):
     store.import_dicom(files, progress=False)  # copied into the store
     series = store.series(uid)
     assert series.volume((1, 4, 1)).shape == (4, 16, 16)  # an untouched copy reads
-    copies = {row.instance_number: store.path / row.path for row in series.instances().itertuples()}
+    root = store.data_dir.parent
+    copies = {row.instance_number: root / row.path for row in series.instances().itertuples()}
     stamp = copies[1].stat()
     os.utime(copies[1], (stamp.st_atime, stamp.st_mtime + 60))  # written after the import
     with pytest.raises(cnb.CircusError, match=r"it was modified at .* after the import copied it"
@@ -656,7 +657,7 @@ def test_a_thumbnail_of_an_undecodable_file_names_the_file(store, name):
     with pytest.raises(cnb.CircusError, match=r"Cannot load the pixels of .*: the pixel data"
                                               r" cannot be decoded") as info:
         series.thumbnail(1)
-    stored = store.path / series.instances()["path"][0]
+    stored = store.data_dir.parent / series.instances()["path"][0]
     assert str(stored) in str(info.value)
 
 

@@ -18,7 +18,7 @@ def _file_geometry(path):
 
 
 def _files_by_number(series, store):
-    return {row.instance_number: (store.path / row.path if row.managed else row.path)
+    return {row.instance_number: (store.data_dir.parent / row.path if row.managed else row.path)
             for row in series.instances().itertuples()}
 
 

@@ -25,6 +25,7 @@ import psycopg
 
 from ...errors import CircusError
 from ..database import Database, Result
+from .security import user_role_statements
 
 
 @functools.lru_cache(maxsize=1024)
@@ -110,6 +111,10 @@ class PostgresDatabase(Database):
             "SELECT table_name FROM information_schema.tables"
             " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
             " ORDER BY table_name").fetchall()]
+
+    def user_added(self, email: str) -> None:
+        for statement in user_role_statements(email):
+            self.execute(statement)
 
     def wait_idle(self, seconds: float) -> bool:
         if not self._lock.acquire(timeout=seconds):

@@ -25,7 +25,7 @@ DATA_DIR_KEY = "data_dir"
 
 def _catalog(cls: type[Catalog], url: str, read_only: bool, root: Path) -> Catalog:
     return cls(root, lambda closed: PostgresDatabase(url, read_only=read_only, closed=closed),
-               read_only=read_only, where=_shown(url))
+               read_only=read_only, url=url, where=_shown(url))
 
 
 def create(cls: type[Catalog], url: str, admin: str, data_dir: Path) -> Catalog:
