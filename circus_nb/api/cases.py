@@ -266,6 +266,7 @@ class Case:
         """The checks and the write that a save and a revert share."""
         project = self._require_write()
         with self._store._write() as con:
+            cases_sql.lock_head(con, self.case_id)
             latest = cases_sql.load_revision(con, self.case_id,
                                              cases_sql.latest_index(con, self.case_id))
             _check_base(base, latest)

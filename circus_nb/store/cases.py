@@ -67,6 +67,13 @@ def load_head(con: Con, case_id: str) -> dict[str, Any]:
     return dict(zip(keys, row, strict=True))
 
 
+def lock_head(con: Con, case_id: str) -> None:
+    """Hold the case's head row until the transaction ends, so that two saves of one case
+    (in any processes) run one after the other: each then sees the other's revision.
+    An UPDATE takes the row lock on every backend; it changes nothing."""
+    con.execute("UPDATE cases SET latest = latest WHERE case_id = ?", [case_id])
+
+
 def latest_index(con: Con, case_id: str) -> int:
     return con.execute("SELECT latest FROM cases WHERE case_id = ?", [case_id]).fetchone()[0]
 

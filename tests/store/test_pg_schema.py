@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import duckdb
 import pytest
 
+import circus_nb as cnb
 from circus_nb.store import migrations
 from circus_nb.store.postgres import schema
 
@@ -32,24 +32,27 @@ def pg(postgres_database):
         yield con
 
 
-def test_tables_and_columns_match_a_migrated_duckdb_catalog(pg):
-    duck = duckdb.connect()
-    migrations.migrate(duck, read_only=False, where="memory")
+@pytest.fixture(scope="module")
+def duck():
+    """An embedded catalog, made and migrated as Store.create makes one."""
+    with cnb.Store.create(None) as store:
+        yield store._db()
+
+
+def test_tables_and_columns_match_a_migrated_duckdb_catalog(pg, duck):
     expected = [(t, c, _SAME_TYPE[ty], n, d) for t, c, ty, n, d in duck.execute(
         _COLUMNS.format(type="data_type", schema="'main'")).fetchall()]
     got = pg.execute(_COLUMNS.format(type="udt_name::text", schema="'public'")).fetchall()
     assert got == expected
 
 
-def test_primary_keys_match(pg):
+def test_primary_keys_match(pg, duck):
     query = """SELECT tc.table_name, string_agg(k.column_name, ',' ORDER BY k.ordinal_position)
                FROM information_schema.table_constraints tc
                JOIN information_schema.key_column_usage k
                  ON k.constraint_name = tc.constraint_name AND k.table_name = tc.table_name
                WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = {schema}
                GROUP BY tc.table_name ORDER BY tc.table_name"""
-    duck = duckdb.connect()
-    migrations.migrate(duck, read_only=False, where="memory")
     assert (pg.execute(query.format(schema="'public'")).fetchall()
             == duck.execute(query.format(schema="'main'")).fetchall())
 

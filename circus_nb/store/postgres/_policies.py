@@ -89,12 +89,14 @@ def _policies(case_domains: bool) -> dict[str, dict[str, tuple[str, str | None, 
                       "import": ("INSERT", None, _MY_SERIES)},
         "thumbnails": {"cache": ("ALL", _MY_SERIES, _MY_SERIES)},
         "schema_migrations": {"read": ("SELECT", "true", None)},
+        "settings": {"read": ("SELECT", "true", None)},  # where the files are
     }
 
 
 # table -> privileges of circus_users (all else is refused before any policy runs)
 _GRANTS = {
     "schema_migrations": "SELECT",
+    "settings": "SELECT",
     "users": "SELECT, INSERT, UPDATE, DELETE",
     "groups": "SELECT, INSERT, UPDATE, DELETE",
     "group_members": "SELECT, INSERT, UPDATE, DELETE",

@@ -109,7 +109,8 @@ class PostgresDatabase(Database):
     def tables(self) -> list[str]:
         return [name for (name,) in self.execute(
             "SELECT table_name FROM information_schema.tables"
-            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+            # a user's role has the masking views first in its path: the tables come after
+            " WHERE table_schema = ANY(current_schemas(false)) AND table_type = 'BASE TABLE'"
             " ORDER BY table_name").fetchall()]
 
     def user_added(self, email: str) -> None:
