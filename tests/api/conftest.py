@@ -41,10 +41,13 @@ def store(request, tmp_path):
     name = f"t_{secrets.token_hex(6)}"
     with psycopg.connect(server, autocommit=True) as con:
         con.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    url = server.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(url, autocommit=True) as con:  # the copy's files live in tmp_path
+        con.execute("UPDATE settings SET value = %s WHERE key = 'data_dir'",
+                    [str(tmp_path / "store")])
     (tmp_path / "store" / "data").mkdir(parents=True)
     try:
-        with cnb.Store.open(server.rsplit("/", 1)[0] + f"/{name}", user="admin@example.org",
-                            data_dir=tmp_path / "store") as s:
+        with cnb.Store.open(url, user="admin@example.org") as s:
             yield s
     finally:
         with psycopg.connect(server, autocommit=True) as con:
