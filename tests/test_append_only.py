@@ -10,6 +10,13 @@ WRITE = re.compile(r"\b(UPDATE|DELETE\s+FROM|INSERT\s+OR\s+REPLACE\s+INTO|TRUNCA
                    r"(\{?\w+\}?)", re.IGNORECASE)
 
 
+def _in_server_delete_case(path, text: str, at: int) -> bool:
+    """Whether ``at`` is inside the server's ``circus_delete_case``: delete_case's twin
+    for users connected as their own PostgreSQL role (revisions are theirs to read only)."""
+    start = text.rfind("CREATE OR REPLACE FUNCTION", 0, at)
+    return path.name == "_functions.py" and "circus_delete_case" in text[start:at]
+
+
 def test_no_code_path_updates_or_deletes_revisions():
     offenders = []
     for path in PACKAGE.rglob("*.py"):
@@ -17,7 +24,8 @@ def test_no_code_path_updates_or_deletes_revisions():
         for match in WRITE.finditer(text):
             table = match[2]
             if table.strip("{}") in APPEND_ONLY:
-                offenders.append(f"{path.name}: {match[0]}")
+                if not _in_server_delete_case(path, text, match.start()):
+                    offenders.append(f"{path.name}: {match[0]}")
             elif table.startswith("{"):  # a table chosen at run time: only delete_case may
                 function = text.rfind("\ndef ", 0, match.start())
                 name = text[function:function + 30].split("(")[0].split()[-1]

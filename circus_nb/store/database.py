@@ -10,8 +10,9 @@ backend, so the api layer cannot tell them apart.
 >>> result = Result(["a", "b"], [(1, "x"), (2, None)])
 >>> result.fetchone(), len(result.fetchall())
 ((1, 'x'), 2)
->>> result.df().to_dict("list")
-{'a': [1, 2], 'b': ['x', None]}
+>>> frame = result.df()
+>>> list(frame.columns), frame["a"].tolist(), frame["b"].isna().tolist()
+(['a', 'b'], [1, 2], [False, True])
 """
 
 from __future__ import annotations

@@ -48,7 +48,9 @@ class EmbeddedDatabase(Database):
         error = self._closed()
         if error is not None:
             raise error
-        with self._shared.hold(write, self.timeout) as con:
+        # A store open read-write reads read-write too: its next save then needs no reopen
+        # (a reopen costs ~10 ms, and in between another process may take the file).
+        with self._shared.hold(write or not self.read_only, self.timeout) as con:
             yield con
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
