@@ -61,6 +61,7 @@ class Database(ABC):
 
     kind = "?"  # "duckdb" or "postgresql", for messages and tests
     read_only = False
+    user_role = False  # a server connection as a circus user's own role (see postgres/)
 
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:

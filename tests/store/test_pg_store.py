@@ -78,12 +78,25 @@ def test_the_server_itself_hides_rows_from_a_users_role(lab):
         assert con.execute("SELECT case_id FROM cases").fetchall() == [(lab.case_a,)]
         assert con.execute("SELECT series_uid FROM series").fetchall() == [(lab.uid_a,)]
         assert con.execute("SELECT patient_id FROM series").fetchall() == [(None,)]
-        with pytest.raises(psycopg.Error):
+        with pytest.raises(cnb.PermissionDenied, match="refused this to your role"):
             con.execute("DELETE FROM revisions WHERE case_id = ?", [lab.case_a])
-        with pytest.raises(psycopg.Error):
+        with pytest.raises(cnb.PermissionDenied, match="permission denied for table"):
             con.execute("UPDATE revisions SET description = 'x' WHERE case_id = ?",
                         [lab.case_a])
     assert len(lab.case(lab.case_a).history()) == 1  # nothing was changed
+
+
+def test_a_moderator_on_its_own_role_deletes_a_case_through_the_server(lab):
+    lab.add_group("mods", domains=["a"])
+    lab.add_user("mod@example.org", groups=["mods"])
+    lab.grant("mods", lab.case(lab.case_a).project_id, ["read", "moderate"])
+    with cnb.Store.open(as_role(lab.path, "mod@example.org"), user="mod@example.org") as mine:
+        assert mine._db().user_role
+        mine.delete_case(lab.case_a)
+    with pytest.raises(cnb.NotFoundError):
+        lab.case(lab.case_a)
+    assert lab._db().execute("SELECT count(*) FROM revisions WHERE case_id = ?",
+                             [lab.case_a]).fetchone() == (0,)
 
 
 def test_four_processes_save_and_search_with_no_revision_lost(lab):

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from ...errors import CircusError
+from ...errors import CircusError, PermissionDenied
 from ..database import Database, Result
 from .security import user_role_statements
 
@@ -73,7 +73,38 @@ class PostgresDatabase(Database):
         if error is not None:
             raise error
         with self._lock:
-            yield self._con
+            try:
+                yield self._con
+            except psycopg.Error as e:
+                raise self._refusal(e) from e
+
+    def _refusal(self, error: psycopg.Error) -> CircusError:
+        """The server's refusal as this package's errors say things."""
+        text = (error.diag.message_primary or str(error)).strip()
+        where = _shown(self.url)
+        if isinstance(error, psycopg.errors.InsufficientPrivilege):
+            return PermissionDenied(
+                f"The PostgreSQL server at {where} refused this to your role: {text}. The"
+                " server applies the store's privileges to users connected as their own"
+                " role; ask an administrator for the group that grants it.", value=text)
+        if isinstance(error, psycopg.OperationalError):
+            return CircusError(f"The connection to the PostgreSQL server at {where} failed"
+                               f" ({text}); nothing of the change in progress was written."
+                               " Open the store again when the server is back.", value=text)
+        return CircusError(f"The PostgreSQL server at {where} refused a statement ({text});"
+                           " nothing of it was written.", value=text)
+
+    @functools.cached_property
+    def user_role(self) -> bool:
+        """Whether this connection is a circus user's own role (not the tables' owner):
+        the server then enforces the privileges, and some changes go through its
+        functions rather than plain SQL."""
+        row = self.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'circus_users')"
+            " AND pg_has_role(current_user, 'circus_users', 'MEMBER')"
+            " AND current_user <> (SELECT tableowner FROM pg_tables"
+            "                      WHERE tablename = 'cases' LIMIT 1)").fetchone()
+        return bool(row[0])
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         with self._held() as con:
