@@ -62,13 +62,14 @@ class Server:
                 f"?token={self.token}")
 
     def kernel_connected(self) -> bool:
-        """Whether one kernel runs, idle, with a browser connected to it."""
+        """Whether the kernels run (one per open notebook), idle, each with a browser
+        connected to it."""
         try:
             kernels = self.api("GET", "kernels")
         except urllib.error.HTTPError:  # a kernel still starting can make the list fail
             return False
-        return (len(kernels) == 1 and kernels[0]["connections"] > 0
-                and kernels[0]["execution_state"] == "idle")
+        return bool(kernels) and all(k["connections"] > 0 and k["execution_state"] == "idle"
+                                     for k in kernels)
 
     def shutdown_kernels(self) -> None:
         """Shut every session and kernel down; their processes have ended on return."""
