@@ -18,11 +18,14 @@ backend, so the api layer cannot tell them apart.
 from __future__ import annotations
 
 import contextlib
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
+
+from ..errors import CircusError
 
 __all__ = ["Database", "Result", "frame"]
 
@@ -62,6 +65,23 @@ class Database(ABC):
     kind = "?"  # "duckdb" or "postgresql", for messages and tests
     read_only = False
     user_role = False  # a server connection as a circus user's own role (see postgres/)
+
+    def __init__(self, operations: threading.RLock, closed: Callable[[], CircusError | None]):
+        self._operations = operations  # held by each operation, one at a time per process
+        self._closed = closed  # the error for use after close(), or None
+
+    def _check_open(self) -> None:
+        error = self._closed()
+        if error is not None:
+            raise error
+
+    def wait_idle(self, seconds: float) -> bool:
+        """Wait (at most ``seconds``) for the operation in progress in this process to
+        end; whether it did."""
+        if not self._operations.acquire(timeout=seconds):
+            return False
+        self._operations.release()
+        return True
 
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:

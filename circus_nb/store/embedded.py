@@ -38,16 +38,14 @@ class EmbeddedDatabase(Database):
 
     def __init__(self, path: Path, *, read_only: bool, timeout: float,
                  closed: Callable[[], CircusError | None]):
-        self.path, self.read_only, self.timeout = path, read_only, timeout
-        self._closed = closed
         self._shared = share(path)
+        super().__init__(self._shared.lock, closed)
+        self.path, self.read_only, self.timeout = path, read_only, timeout
         self._unshared = False
 
     @contextlib.contextmanager
     def _hold(self, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        error = self._closed()
-        if error is not None:
-            raise error
+        self._check_open()
         # A store open read-write reads read-write too: its next save then needs no reopen
         # (a reopen costs ~10 ms, and in between another process may take the file).
         with self._shared.hold(write or not self.read_only, self.timeout) as con:
@@ -101,14 +99,6 @@ class EmbeddedDatabase(Database):
         return [name for (name,) in self.execute(
             "SELECT table_name FROM information_schema.tables"
             " WHERE table_schema = 'main' ORDER BY table_name").fetchall()]
-
-    def wait_idle(self, seconds: float) -> bool:
-        """Wait (at most ``seconds``) for this process's operation in progress on the
-        file to end; whether it did."""
-        if not self._shared.lock.acquire(timeout=seconds):
-            return False
-        self._shared.lock.release()
-        return True
 
     def close(self) -> None:
         if not self._unshared:

@@ -24,28 +24,12 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
-try:
-    import fcntl
-except ImportError:  # Windows: no sweeping, the folders are still removed on close
-    fcntl = None
+from .._system import fcntl, try_lock  # without fcntl (Windows) nothing is swept
 
 __all__ = ["LOCK_FILE", "PREFIX", "Scratch", "sweep"]
 
 PREFIX = "circus-nb-"
 LOCK_FILE = ".scratch-lock"
-
-
-def _lock(path: Path) -> IO[bytes] | None:
-    """``path`` opened and locked, or ``None`` when another process holds the lock."""
-    handle = open(path, "ab")  # noqa: SIM115 - held open for the folder's whole life
-    if fcntl is None:
-        return handle
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        return None
-    return handle
 
 
 def sweep(folder: Path) -> list[Path]:
@@ -55,7 +39,7 @@ def sweep(folder: Path) -> list[Path]:
         return removed
     for lock in folder.glob(f"{PREFIX}*/{LOCK_FILE}"):
         with contextlib.suppress(OSError):
-            handle = _lock(lock)
+            handle = try_lock(lock)
             if handle is not None:  # nobody holds it: its process has ended
                 shutil.rmtree(lock.parent, ignore_errors=True)
                 handle.close()
@@ -75,7 +59,7 @@ class Scratch:
         """A new, empty (but for its lock file) scratch folder; stale ones are swept first."""
         sweep(Path(tempfile.gettempdir()))
         root = Path(tempfile.mkdtemp(prefix=PREFIX)).resolve()
-        handle = _lock(root / LOCK_FILE)
+        handle = try_lock(root / LOCK_FILE)
         assert handle is not None  # a folder nobody else knows of yet
         return cls(root, handle)
 

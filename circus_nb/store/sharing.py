@@ -39,22 +39,19 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
-
-try:
-    import fcntl
-except ImportError:  # Windows: no presence lock
-    fcntl = None
+from typing import IO, TypeVar
 
 import duckdb
 
-from .._system import alive
+from .._system import alive, fcntl, try_lock  # fcntl None on Windows: no locks
 from ..errors import CircusError
 from ._connection import Locked, connect
 
 __all__ = ["GRACE", "LINGER", "TURN", "WAITING", "SharedFile", "open_elsewhere", "share"]
+
+T = TypeVar("T")
 
 LINGER = 1.0  # seconds an idle process keeps the file open
 GRACE = 0.5  # seconds a process that let go waits for the waiter to take its turn
@@ -178,27 +175,38 @@ class SharedFile:
         self._let_go()
         deadline = time.monotonic() + timeout
         self._give_turn(deadline)
-        marker, delay = None, 0.001
         try:
             self._turn = self._take_turn(write, deadline, timeout)
-            while True:
-                try:
-                    self.con, self.writable = connect(self.path, read_only=not write), write
-                    self.opened_at = time.monotonic()
-                    return
-                except Locked as locked:  # held by a process outside this protocol
-                    if time.monotonic() >= deadline:
-                        raise _busy(self.path.parent, _describe(locked.pid), timeout) from None
-                    marker = marker or _Marker(self.waiting)
-                    time.sleep(delay)
-                    delay = min(2 * delay, 0.005)
+            self.con = self._retry(
+                lambda: connect(self.path, read_only=not write), deadline, longest=0.005,
+                # held by a process outside this protocol
+                timed_out=lambda locked: _busy(self.path.parent, _describe(locked.pid),
+                                               timeout))
+            self.writable, self.opened_at = write, time.monotonic()
         except BaseException:
             self._release_turn()
             raise
         finally:
+            _start_reaper()
+
+    def _retry(self, attempt: Callable[[], T], deadline: float, longest: float,
+               timed_out: Callable[[Exception], CircusError]) -> T:
+        """``attempt()`` until it is not refused as busy (``Locked``, ``BlockingIOError``),
+        with this process's marker left in ``waiting/`` meanwhile, so the holder lets go."""
+        marker, delay = None, 0.001
+        try:
+            while True:
+                try:
+                    return attempt()
+                except (Locked, BlockingIOError) as busy:
+                    if time.monotonic() >= deadline:
+                        raise timed_out(busy) from None
+                    marker = marker or _Marker(self.waiting)
+                    time.sleep(delay)
+                    delay = min(2 * delay, longest)
+        finally:
             if marker is not None:
                 marker.remove()
-            _start_reaper()
 
     def _take_turn(self, write: bool, deadline: float, timeout: float) -> IO[bytes] | None:
         """The turn lock (exclusive to write, shared to read), taken before DuckDB's.
@@ -214,23 +222,13 @@ class SharedFile:
         except OSError:  # a read-only folder: DuckDB's own lock is all there is
             return None
         mode = (fcntl.LOCK_EX if write else fcntl.LOCK_SH) | fcntl.LOCK_NB
-        marker = None
         try:
-            while True:
-                try:
-                    fcntl.flock(handle, mode)
-                    return handle
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise self._busy_error(timeout) from None
-                    marker = marker or _Marker(self.waiting)
-                    time.sleep(0.001)
+            self._retry(lambda: fcntl.flock(handle, mode), deadline, longest=0.001,
+                        timed_out=lambda _: self._busy_error(timeout))
         except BaseException:
             handle.close()
             raise
-        finally:
-            if marker is not None:
-                marker.remove()
+        return handle
 
     def _busy_error(self, timeout: float) -> CircusError:
         """The timeout, naming the holder: DuckDB's lock error says who holds the file."""
@@ -313,11 +311,10 @@ def open_elsewhere(store: Path) -> str | None:
     lock = store / WAITING / OPEN_LOCK
     if fcntl is None or not lock.exists():
         return None
-    with open(lock, "ab") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return "another process"
+    handle = try_lock(lock)
+    if handle is None:
+        return "another process"
+    handle.close()
     return None
 
 

@@ -53,8 +53,8 @@ class PostgresDatabase(Database):
     kind = "postgresql"
 
     def __init__(self, url: str, *, read_only: bool, closed: Callable[[], CircusError | None]):
+        super().__init__(threading.RLock(), closed)
         self.url, self.read_only = url, read_only
-        self._closed = closed
         options = "-c TimeZone=UTC" + (" -c default_transaction_read_only=on"
                                        if read_only else "")
         try:
@@ -64,15 +64,12 @@ class PostgresDatabase(Database):
                               f" {str(e).strip()}. Check the URL (postgresql://user@host:port"
                               "/database), that the server runs, and the credentials.",
                               value=_shown(url)) from None
-        self._lock = threading.RLock()
         self._depth = 0
 
     @contextlib.contextmanager
     def _held(self) -> Iterator[psycopg.Connection]:
-        error = self._closed()
-        if error is not None:
-            raise error
-        with self._lock:
+        self._check_open()
+        with self._operations:
             try:
                 yield self._con
             except psycopg.Error as e:
@@ -147,12 +144,6 @@ class PostgresDatabase(Database):
     def user_added(self, email: str) -> None:
         for statement in user_role_statements(email):
             self.execute(statement)
-
-    def wait_idle(self, seconds: float) -> bool:
-        if not self._lock.acquire(timeout=seconds):
-            return False
-        self._lock.release()
-        return True
 
     def close(self) -> None:
         with contextlib.suppress(psycopg.Error):
