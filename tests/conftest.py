@@ -112,14 +112,8 @@ def postgres_server():
 @pytest.fixture
 def postgres_database(postgres_server):
     """The URL of a new, empty database on ``postgres_server``, dropped afterwards."""
-    import secrets
+    pytest.importorskip("psycopg")
+    from tests.pg_server import database
 
-    psycopg = pytest.importorskip("psycopg")
-    name = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(postgres_server, autocommit=True) as con:
-        con.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(postgres_server, autocommit=True) as con:
-            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with database(postgres_server) as url:
+        yield url

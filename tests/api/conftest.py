@@ -13,6 +13,7 @@ import secrets
 import pytest
 
 import circus_nb as cnb
+from tests.pg_server import database, database_url
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +23,7 @@ def postgres_template(postgres_server, tmp_path_factory):
     name = f"template_{secrets.token_hex(4)}"
     with psycopg.connect(postgres_server, autocommit=True) as con:
         con.execute(f'CREATE DATABASE "{name}"')
-    url = postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    url = database_url(postgres_server, name)
     cnb.Store.create(url, data_dir=tmp_path_factory.mktemp("template")).close()
     return name
 
@@ -37,18 +38,10 @@ def store(request, tmp_path):
     import psycopg
 
     server = request.getfixturevalue("postgres_server")
-    template = request.getfixturevalue("postgres_template")
-    name = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(server, autocommit=True) as con:
-        con.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    url = server.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(url, autocommit=True) as con:  # the copy's files live in tmp_path
-        con.execute("UPDATE settings SET value = %s WHERE key = 'data_dir'",
-                    [str(tmp_path / "store")])
-    (tmp_path / "store" / "data").mkdir(parents=True)
-    try:
+    with database(server, request.getfixturevalue("postgres_template")) as url:
+        with psycopg.connect(url, autocommit=True) as con:  # the copy's files: in tmp_path
+            con.execute("UPDATE settings SET value = %s WHERE key = 'data_dir'",
+                        [str(tmp_path / "store")])
+        (tmp_path / "store" / "data").mkdir(parents=True)
         with cnb.Store.open(url, user="admin@example.org") as s:
             yield s
-    finally:
-        with psycopg.connect(server, autocommit=True) as con:
-            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

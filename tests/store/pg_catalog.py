@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -32,10 +29,10 @@ import pytest
 from circus_nb.domain.privileges import GroupGrant, Rights
 from circus_nb.store.postgres.schema import ledger_statements, schema_statements
 from circus_nb.store.postgres.security import (
-    role_name,
     security_statements,
     user_role_statements,
 )
+from tests.pg_server import role_url
 
 psycopg = pytest.importorskip("psycopg")  # (pytest imports this file for its doctests)
 
@@ -127,29 +124,9 @@ def build(url: str, case_domains: bool = False) -> None:
                 con.execute(statement)
 
 
-def database_url(server_url: str, name: str) -> str:
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-@contextmanager
-def database(server_url: str, template: str | None = None) -> Iterator[str]:
-    """A new database (a copy of ``template`` if given: far faster than building one);
-    its URL, dropped afterwards."""
-    name = f"t_{secrets.token_hex(6)}"
-    copy = f' TEMPLATE "{template}"' if template else ""
-    with psycopg.connect(server_url, autocommit=True) as con:
-        con.execute(f'CREATE DATABASE "{name}"{copy}')
-    try:
-        yield database_url(server_url, name)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as con:
-            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def user_url(url: str, user: str) -> str:
     """``url`` with the login role of ``user`` (trust auth: no password needed)."""
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://{role_name(email(user))}@{rest.split('@', 1)[1]}"
+    return role_url(url, email(user))
 
 
 def connect_as(url: str, user: str) -> psycopg.Connection:

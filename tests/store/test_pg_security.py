@@ -16,6 +16,7 @@ from circus_nb.store.postgres.security import (  # noqa: E402
     set_password_statement,
     user_role_statements,
 )
+from tests.pg_server import database  # noqa: E402
 from tests.store.pg_catalog import (  # noqa: E402
     BLOB_1,
     BLOB_2,
@@ -24,7 +25,6 @@ from tests.store.pg_catalog import (  # noqa: E402
     USERS,
     build,
     connect_as,
-    database,
     email,
     labels,
     python_rights,

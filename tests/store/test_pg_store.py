@@ -19,14 +19,9 @@ from . import share_workers
 
 psycopg = pytest.importorskip("psycopg")
 from circus_nb.store.postgres.security import role_name  # noqa: E402
+from tests.pg_server import role_url  # noqa: E402
 
 SPAWN = multiprocessing.get_context("spawn")
-
-
-def as_role(url: str, email: str) -> str:
-    """``url`` with the login role of ``email`` (the test server trusts loopback)."""
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://{role_name(email)}@{rest.split('@', 1)[1]}"
 
 
 @pytest.fixture
@@ -60,7 +55,7 @@ def test_add_user_makes_the_users_login_role(lab):
 
 
 def test_a_user_on_its_own_role_works_through_the_api(lab):
-    url = as_role(lab.path, "reader@example.org")
+    url = role_url(lab.path, "reader@example.org")
     with cnb.Store.open(url, user="reader@example.org") as mine:
         assert list(mine.search_cases()["case_id"]) == [lab.case_a]
         case = mine.case(lab.case_a)
@@ -72,7 +67,7 @@ def test_a_user_on_its_own_role_works_through_the_api(lab):
 
 
 def test_the_server_itself_hides_rows_from_a_users_role(lab):
-    url = as_role(lab.path, "reader@example.org")
+    url = role_url(lab.path, "reader@example.org")
     with cnb.Store.open(url, user="reader@example.org") as mine:
         con = mine._db()  # raw SQL, past every check in Python
         assert con.execute("SELECT case_id FROM cases").fetchall() == [(lab.case_a,)]
@@ -90,7 +85,7 @@ def test_a_moderator_on_its_own_role_deletes_a_case_through_the_server(lab):
     lab.add_group("mods", domains=["a"])
     lab.add_user("mod@example.org", groups=["mods"])
     lab.grant("mods", lab.case(lab.case_a).project_id, ["read", "moderate"])
-    with cnb.Store.open(as_role(lab.path, "mod@example.org"), user="mod@example.org") as mine:
+    with cnb.Store.open(role_url(lab.path, "mod@example.org"), user="mod@example.org") as mine:
         assert mine._db().user_role
         mine.delete_case(lab.case_a)
     with pytest.raises(cnb.NotFoundError):
