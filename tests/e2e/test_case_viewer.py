@@ -29,17 +29,23 @@ def _to_screen(box: dict, canvas_size: tuple[int, int], shape: tuple[int, int],
     return box["x"] + x * box["width"] / width, box["y"] + y * box["height"] / height
 
 
+def open_viewer(page, server, expect, shown):
+    """Run the viewer's notebook; ``(viewer, view, canvas)`` once the view shows ``shown``
+    (the text, or a pattern, of its ``data-shown``: ``"axial:30"``)."""
+    run_notebook(page, server, "case_viewer.ipynb")
+    viewer = page.locator(".jp-OutputArea-output .widget-vbox:has(.cnb-slice-view)").first
+    view = viewer.locator(".cnb-slice-view")
+    expect(view).to_have_attribute("data-shown", shown, timeout=60_000)
+    return viewer, view, viewer.locator("canvas.cnb-slice-canvas")
+
+
 def test_view_keys_stroke_save_and_reopen(page, expect, server, workspace, screenshot):
     with workspace.open_store() as store:
         volume = store.case(workspace.ct_case_id).volume(0)
     depth, rows, cols = volume.shape
     _, spacing_y, spacing_x = volume.spacing
-    run_notebook(page, server, "case_viewer.ipynb")
-    viewer = page.locator(".jp-OutputArea-output .widget-vbox:has(.cnb-slice-view)").first
-    view = viewer.locator(".cnb-slice-view")
-    canvas = viewer.locator("canvas.cnb-slice-canvas")
     middle = depth // 2
-    expect(view).to_have_attribute("data-shown", f"axial:{middle}", timeout=60_000)
+    viewer, view, canvas = open_viewer(page, server, expect, f"axial:{middle}")
 
     # keys on the image: the slice moves, presets apply, notebook shortcuts stay out
     canvas.click()
@@ -101,11 +107,7 @@ def test_view_keys_stroke_save_and_reopen(page, expect, server, workspace, scree
 
     # opened again: at the labelled slice, with the label drawn in its colour
     page = page.context.new_page()
-    run_notebook(page, server, "case_viewer.ipynb")
-    viewer = page.locator(".jp-OutputArea-output .widget-vbox:has(.cnb-slice-view)").first
-    expect(viewer.locator(".cnb-slice-view")).to_have_attribute("data-shown", f"axial:{k}",
-                                                                timeout=60_000)
-    canvas = viewer.locator("canvas.cnb-slice-canvas")
+    viewer, _, canvas = open_viewer(page, server, expect, f"axial:{k}")
     size = tuple(canvas.evaluate("c => [c.width, c.height]"))
     middle_row = (start_row + end_row) / 2
     x, y = _to_screen({"x": 0, "y": 0, "width": size[0], "height": size[1]}, size,

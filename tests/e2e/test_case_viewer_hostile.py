@@ -8,8 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from tests.e2e.test_case_viewer import _to_screen
-from tests.e2e.test_jupyterlab import run_notebook
+from tests.e2e.test_case_viewer import _to_screen, open_viewer
 
 pytestmark = pytest.mark.e2e
 
@@ -20,11 +19,7 @@ def test_a_stroke_stays_on_its_slice_when_the_wheel_moves_on(page, expect, serve
         volume, before = case.volume(0), len(case.history())
     depth, rows, cols = volume.shape
     _, spacing_y, spacing_x = volume.spacing
-    run_notebook(page, server, "case_viewer.ipynb")
-    viewer = page.locator(".jp-OutputArea-output .widget-vbox:has(.cnb-slice-view)").first
-    view = viewer.locator(".cnb-slice-view")
-    canvas = viewer.locator("canvas.cnb-slice-canvas")
-    expect(view).to_have_attribute("data-shown", re.compile(r"^axial:\d+$"), timeout=60_000)
+    viewer, view, canvas = open_viewer(page, server, expect, re.compile(r"^axial:\d+$"))
     viewer.get_by_role("button", name="New label").click()
     viewer.get_by_role("button", name=re.compile(r"^\d+: ")).first.wait_for()
     k = int(view.get_attribute("data-shown").split(":")[1])

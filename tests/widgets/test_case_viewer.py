@@ -10,12 +10,6 @@ from tests.conftest import as_user, snapshot
 
 
 @pytest.fixture
-def writer(cases):
-    with as_user(cases, "writer"):
-        yield cases
-
-
-@pytest.fixture
 def case(writer):
     return writer.create_case(writer.project_id, [writer.uids["chest_ct_lung"]])
 

@@ -8,13 +8,7 @@ import pytest
 
 import circus_nb as cnb
 from circus_nb.widgets.case_viewer import CaseViewer
-from tests.conftest import as_user, snapshot
-
-
-@pytest.fixture
-def writer(cases):
-    with as_user(cases, "writer"):
-        yield cases
+from tests.conftest import snapshot
 
 
 @pytest.fixture
