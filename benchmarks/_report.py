@@ -47,6 +47,17 @@ def aligned(lines: Sequence[Sequence[str]], header: Sequence[str] = HEADER) -> s
     return "\n".join([text[0], "  ".join("-" * w for w in widths), *text[1:]])
 
 
+def target_cells(value: float, target: float | None) -> tuple[str, str]:
+    """The target and verdict columns of a row measured in ms (empty without a target).
+
+    >>> target_cells(7.3, 30), target_cells(41.0, 30), target_cells(1.0, None)
+    (('< 30 ms', 'PASS'), ('< 30 ms', 'FAIL  <<<'), ('', ''))
+    """
+    if target is None:
+        return "", ""
+    return f"< {target:g} ms", "PASS" if value < target else "FAIL  <<<"
+
+
 def print_notes(notes: Sequence[str], load_at_start: Sequence[float]) -> None:
     """The footnotes under a table, with the load average that may have skewed it."""
     for note in notes:

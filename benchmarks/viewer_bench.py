@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from _report import aligned, machine, print_verdict_and_save
+from _report import aligned, machine, print_verdict_and_save, target_cells
 
 from circus_nb import Store
 from circus_nb.dicom.sample import write_ct_series
@@ -195,10 +195,8 @@ def rows(results: dict[str, Measurement]) -> list[tuple[str, ...]]:
     for name, m in results.items():
         ratio = "" if m.baseline is None else f"{m.value / m.baseline:.2f} x baseline" + (
             f" ({m.baseline:.1f} ms)")
-        target = TARGETS.get(name)
-        verdict = "" if target is None else "PASS" if m.value < target else "FAIL  <<<"
         lines.append((m.label, f"{m.value:.1f}", m.unit, ratio,
-                      "" if target is None else f"< {target:g} ms", verdict))
+                      *target_cells(m.value, TARGETS.get(name))))
     return lines
 
 

@@ -36,7 +36,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from _report import aligned, machine, print_verdict_and_save
+from _report import aligned, machine, print_verdict_and_save, target_cells
 
 from circus_nb import Store
 from circus_nb.dicom.sample import write_ct_series
@@ -113,10 +113,8 @@ def rows(results: dict[str, Measurement]) -> list[tuple[str, ...]]:
     for name, m in results.items():
         times = "" if name == "redraw_median" or "median" not in name else (
             f"{baseline / m.value:.1f} x redraw")
-        target = TARGETS.get(name)
-        verdict = "" if target is None else "PASS" if m.value < target else "FAIL  <<<"
         lines.append((m.label, f"{m.value:.2f}", m.unit, times,
-                      "" if target is None else f"< {target:g} ms", verdict))
+                      *target_cells(m.value, TARGETS.get(name))))
     return lines
 
 
