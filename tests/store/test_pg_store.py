@@ -8,6 +8,7 @@ and many processes writing at once.
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 from collections import Counter
 
 import pytest
@@ -117,3 +118,14 @@ def test_saves_on_one_base_conflict_exactly_once_a_round_on_the_server(lab):
         w.join(60)
     assert outcomes == Counter({(r, o): 1 for r in range(rounds) for o in ("saved", "conflict")})
     assert lab.case(lab.case_a).latest.index == rounds
+
+
+def test_a_client_that_mounts_the_files_elsewhere_says_where(lab, tmp_path):
+    elsewhere = tmp_path / "mounted-here"
+    shutil.copytree(lab.data_dir.parent, elsewhere)  # the same files, reached elsewhere
+    with cnb.Store.open(lab.path, user="admin@example.org", read_only=True,
+                        data_dir=elsewhere) as other:
+        assert other.data_dir == elsewhere.resolve() / "data"
+        assert other.series(lab.uid_a).volume().shape == (6, 32, 32)
+    with cnb.Store.open(lab.path, user="admin@example.org", read_only=True) as same:
+        assert same.data_dir == lab.data_dir  # recorded at creation

@@ -56,19 +56,20 @@ def create(cls: type[Catalog], url: str, admin: str, data_dir: Path) -> Catalog:
 
 
 def open(cls: type[Catalog], url: str, read_only: bool, data_dir: Path | None) -> Catalog:
-    probe = _catalog(cls, url, read_only, Path())
+    catalog = _catalog(cls, url, read_only, Path())  # its folder is read from the catalog
     try:
-        if not current_version(probe.con):
-            raise CircusError(f"The database at {probe.where} holds no circus_nb store. Make"
+        if not current_version(catalog.con):
+            raise CircusError(f"The database at {catalog.where} holds no circus_nb store. Make"
                               " one with cnb.Store.create(url, admin=..., data_dir=...).",
-                              value=probe.where)
-        migrate(probe.con, read_only=read_only, where=probe.where, translate=translate_types)
-        row = probe.con.execute("SELECT value FROM settings WHERE key = ?",
-                                [DATA_DIR_KEY]).fetchone()
-    finally:
-        probe.close()
-    root = Path(data_dir).resolve() if data_dir is not None else Path(row[0])
-    catalog = _catalog(cls, url, read_only, root)
-    if not read_only:
-        catalog.recover_staging()
+                              value=catalog.where)
+        migrate(catalog.con, read_only=read_only, where=catalog.where,
+                translate=translate_types)
+        row = catalog.con.execute("SELECT value FROM settings WHERE key = ?",
+                                  [DATA_DIR_KEY]).fetchone()
+        catalog.root = Path(data_dir).resolve() if data_dir is not None else Path(row[0])
+        if not read_only:
+            catalog.recover_staging()
+    except BaseException:
+        catalog.close()
+        raise
     return catalog
