@@ -384,22 +384,21 @@ class Layers:
 
     def undo(self) -> str:
         """Undo the last change; what it was."""
-        if not self._undo:
-            raise CircusError("Nothing to undo: every change since the revision was opened"
-                              " has been undone.")
-        edit = self._undo.pop()
-        self._apply(edit, backwards=True)
-        self._redo.append(edit)
-        return edit.what
+        return self._replay(self._undo, self._redo, "Nothing to undo: every change since the"
+                            " revision was opened has been undone.", backwards=True)
 
     def redo(self) -> str:
         """Redo the last undone change; what it was."""
-        if not self._redo:
-            raise CircusError("Nothing to redo: redo follows an undo, and a new change"
-                              " clears what could be redone.")
-        edit = self._redo.pop()
-        self._apply(edit, backwards=False)
-        self._undo.append(edit)
+        return self._replay(self._redo, self._undo, "Nothing to redo: redo follows an undo,"
+                            " and a new change clears what could be redone.", backwards=False)
+
+    def _replay(self, source: list, target: list, nothing: str, backwards: bool) -> str:
+        """Move the last edit of ``source`` to ``target``, applying it (backwards to undo)."""
+        if not source:
+            raise CircusError(nothing)
+        edit = source.pop()
+        self._apply(edit, backwards)
+        target.append(edit)
         return edit.what
 
     def _apply(self, edit: MaskEdit | ListEdit, backwards: bool) -> None:
