@@ -41,7 +41,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,7 +52,8 @@ from .domain.values import shown
 from .errors import ValidationError
 
 __all__ = ["MAX_RADIUS", "OPERATIONS", "bucket_fill", "combine", "dilate", "erode",
-           "fill_holes", "interpolate_slices", "largest_components", "rasterise"]
+           "dice", "fill_holes", "interpolate_slices", "label_key", "label_masks",
+           "largest_components", "rasterise"]
 
 MAX_RADIUS = 64  # voxels; a wider ball is almost surely a radius given in mm
 OPERATIONS = ("add", "subtract", "intersect")
@@ -653,3 +654,52 @@ def _draw(type: str, data: dict[str, Any], out: np.ndarray, affine: np.ndarray,
             else:
                 inside = (_within if type == "rectangle" else _within_ellipse)(low, high)
                 out[k] = inside(*_centres(affine, k, *full)[:2])
+
+
+def label_key(label: Label, position: int) -> str:
+    """The name a label goes by in masks and comparisons: its name, else ``label<position>``.
+
+    >>> label_key(Label.point([0, 0, 0], name="apex"), 3), label_key(Label.point([0, 0, 0]), 3)
+    ('apex', 'label3')
+    """
+    return label.name if label.name else f"label{position}"
+
+
+def label_masks(labels: Sequence[Label], shape: tuple[int, int, int], affine: np.ndarray
+                ) -> dict[str, np.ndarray]:
+    """Every label of a series entry as a boolean mask, by :func:`label_key`.
+
+    Geometric labels are rasterised (:func:`rasterise`); labels that share a name
+    make one mask, their union (two "nodule" labels are all the nodule voxels).
+    Keys follow the labels' order.
+
+    >>> affine = np.diag([2.0, 1.0, 1.0, 1.0])[[2, 1, 0, 3]]  # (z, y, x) -> (x, y, z)
+    >>> masks = label_masks([Label.point([1, 2, 0], name="a"), Label.point([3, 3, 2], name="a"),
+    ...                      Label.cuboid([0, 0, 0], [1, 1, 2])], (2, 4, 4), affine)
+    >>> {key: int(mask.sum()) for key, mask in masks.items()}
+    {'a': 2, 'label2': 8}
+    """
+    masks: dict[str, np.ndarray] = {}
+    for position, label in enumerate(labels):
+        key = label_key(label, position)
+        mask = rasterise(label, shape, affine)
+        masks[key] = masks[key] | mask if key in masks else mask
+    return masks
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    """The Dice coefficient 2|A n B| / (|A| + |B|) of two masks of one shape; 1.0 when both are empty.
+
+    >>> a = np.zeros((1, 2, 4), bool); b = a.copy()
+    >>> a[0, :, :2] = True; b[0, :, 1:3] = True
+    >>> dice(a, b), dice(a, a), dice(a & False, b & False)
+    (0.5, 1.0, 1.0)
+    """
+    a, b = _check_mask(a, "a"), _check_mask(b, "b")
+    if a.shape != b.shape:
+        raise ValidationError(f"Dice compares masks of one shape, got {a.shape} and {b.shape}.",
+                              field="b", value=b.shape)
+    total = int(np.count_nonzero(a)) + int(np.count_nonzero(b))
+    if total == 0:
+        return 1.0  # two empty masks agree: nobody marked anything
+    return 2.0 * int(np.count_nonzero(a & b)) / total
