@@ -9,6 +9,7 @@ from . import sample
 from ._version import __version__
 from .api import Store
 from .api.cases import Case
+from .api.datasets import Dataset
 from .api.importing import ImportReport
 from .api.series import Series
 from .demo import demo_store
@@ -29,6 +30,7 @@ __all__ = [
     "Case",
     "CircusError",
     "CircusWarning",
+    "Dataset",
     "ImageRange",
     "ImportReport",
     "Label",

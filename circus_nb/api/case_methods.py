@@ -29,6 +29,7 @@ from ._checks import (
     uses_patient_fields,
 )
 from .cases import Case, first_revision, new_case_entries
+from .datasets import Dataset, build_dataset
 from .export import write_export
 
 if TYPE_CHECKING:
@@ -210,6 +211,32 @@ class CaseMethods:
         as_of = as_utc(filters.pop("as_of", None), "as_of")
         _rights, wanted, checked = self._case_scope(project_id, filters, [], "count_cases")
         return search_sql.count_cases(self._db(), checked, wanted, as_of)
+
+    def dataset(self, project_id: str, tags: Iterable[str] | None = None,
+                status: str | None = None, as_of: Any = None, entry: int = 0, *,
+                progress: bool = True) -> Dataset:
+        """The project's cases that match, each frozen at a revision, for training.
+
+        Each case comes at its latest revision, or at the one current at ``as_of``
+        (a datetime or ISO date: cases created later are left out). ``tags``
+        matches cases having all of them, ``status`` the revision's status.
+        ``entry`` is the series entry each item reads; cases without one are left
+        out with a ``CircusWarning``. Every image file is hashed now (a progress bar
+        for many): the :class:`Dataset`'s ``fingerprint`` covers the cases, their
+        revisions, ranges, labels and file contents, and ``ds.save(path)`` keeps it.
+
+        Raises
+        ------
+        PermissionDenied
+            Without ``read`` on the project.
+        NotFoundError
+            No such project.
+        ValidationError
+            A bad tag, status, ``as_of`` or ``entry``.
+        CircusError
+            If an image file is missing or changed since its import.
+        """
+        return build_dataset(self, project_id, tags, status, as_of, entry, progress)
 
     def _case_scope(self, project_id: Any, filters: dict[str, Any], sort: list[str],
                     where: str) -> tuple[Rights, list[str], dict[str, Any]]:

@@ -118,11 +118,11 @@ CASE_AS_OF = {**_CASE_COMMON, "updated_at": "r.date", "revision": "r.idx",
               "status": "r.status", "description": "r.description"}
 _CASE_FROM_LATEST = "cases c LEFT JOIN series s ON s.series_uid = c.first_series_uid"
 # The revision current at a time: the last one saved at or before it.
-_CURRENT = "SELECT case_id, max(idx) AS idx FROM revisions WHERE date <= ? GROUP BY case_id"
+CURRENT_AT = "SELECT case_id, max(idx) AS idx FROM revisions WHERE date <= ? GROUP BY case_id"
 _REVISION_JOINS = """JOIN revisions r ON r.case_id = c.case_id AND r.idx = {idx}
     JOIN revision_series rs ON rs.case_id = c.case_id AND rs.idx = {idx} AND rs.position = 0
     LEFT JOIN series s ON s.series_uid = rs.series_uid"""
-_CASE_FROM_AS_OF = (f"cases c JOIN ({_CURRENT}) cur ON cur.case_id = c.case_id "
+_CASE_FROM_AS_OF = (f"cases c JOIN ({CURRENT_AT}) cur ON cur.case_id = c.case_id "
                     + _REVISION_JOINS.format(idx="cur.idx"))
 _CASE_JOIN_PAGE = _REVISION_JOINS.format(idx="c.current_idx")
 
@@ -170,7 +170,7 @@ def case_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: An
         return sql, [*values, limit, offset]
     if filters.keys() <= _HEAD_FILTERS and {k.removeprefix("-") for k in sort} <= _HEAD_SORT:
         # Page first, then join revisions for those rows only: far less to join.
-        page = (f"SELECT c.*, cur.idx AS current_idx FROM cases c JOIN ({_CURRENT}) cur"
+        page = (f"SELECT c.*, cur.idx AS current_idx FROM cases c JOIN ({CURRENT_AT}) cur"
                 f" ON cur.case_id = c.case_id WHERE {where} {order} LIMIT ? OFFSET ?")
         sql = f"SELECT {select} FROM ({page}) c {_CASE_JOIN_PAGE} {order}"
         return sql, [as_of, *values, limit, offset]
@@ -191,7 +191,7 @@ WHERE c.project_id = ANY(?) AND c.tags @> ?'
     if as_of is None:
         return f"SELECT count(*) FROM {_CASE_FROM_LATEST} WHERE {where}", values
     # every case current at as_of has exactly one revision and first entry to join
-    source = (f"cases c JOIN ({_CURRENT}) cur ON cur.case_id = c.case_id"
+    source = (f"cases c JOIN ({CURRENT_AT}) cur ON cur.case_id = c.case_id"
               if filters.keys() <= _HEAD_FILTERS else _CASE_FROM_AS_OF)
     return f"SELECT count(*) FROM {source} WHERE {where}", [as_of, *values]
 
