@@ -63,6 +63,7 @@ from ..domain.case import Revision, SeriesEntry
 from ..domain.series import Volume
 from ..domain.values import check_int, check_names, shown
 from ..errors import CircusError, CircusWarning, NotFoundError, ValidationError
+from ..formats.nifti import nifti_image
 from ._checks import check_path
 from .cases import MAX_INDEX, Case
 
@@ -152,19 +153,10 @@ def mhd_files(stem: str, array: np.ndarray, spacing_zyx: tuple[float, ...]) -> F
     yield f"{stem}.raw", raw.tobytes()
 
 
-def nifti_files(stem: str, array: np.ndarray, spacing_zyx: tuple[float, ...]) -> Files:
-    """``<stem>.nii.gz``: the array as (x, y, z) with the spacing on the affine's diagonal."""
-    try:
-        import nibabel
-    except ImportError:
-        raise CircusError("Exporting NIfTI needs nibabel, which is not installed. Run"
-                          " `pip install nibabel`, or export with format='mhd'.",
-                          field="format", value="nifti") from None
+def nifti_files(stem: str, array: np.ndarray, affine_zyx: np.ndarray) -> Files:
+    """``<stem>.nii.gz``: the array placed in the patient by the volume's affine (as RAS)."""
     met = _met_of(array)
-    data = array.astype(MET_TYPES[met]).transpose(2, 1, 0)
-    affine = np.diag([*map(float, reversed(spacing_zyx)), 1.0])
-    image = nibabel.Nifti1Image(data, affine)
-    image.header.set_xyzt_units("mm")
+    image = nifti_image(array.astype(MET_TYPES[met]), affine_zyx)
     yield f"{stem}.nii.gz", gzip.compress(image.to_bytes(), compresslevel=6, mtime=0)
 
 
@@ -260,11 +252,13 @@ def _label_arrays(entry: SeriesEntry, shape: tuple[int, ...], mode: str
 
 def _entry_files(volume: Volume, entry: SeriesEntry, i: int, format: str, labels: str
                  ) -> Files:
-    write = mhd_files if format == "mhd" else nifti_files
     stem = f"vol{i:03d}"
-    yield from write(stem, volume.array, volume.spacing)
-    for suffix, array in _label_arrays(entry, volume.shape, labels):
-        yield from write(stem + suffix, array, volume.spacing)
+    arrays = [("", volume.array), *_label_arrays(entry, volume.shape, labels)]
+    for suffix, array in arrays:
+        if format == "mhd":
+            yield from mhd_files(stem + suffix, array, volume.spacing)
+        else:
+            yield from nifti_files(stem + suffix, array, volume.affine)
 
 
 def case_files(case: Case, project_name: str, revision: Revision, format: str, labels: str

@@ -227,6 +227,8 @@ def test_torch_dataset_gives_tensors(train):
     item = tensors[0]
     assert item["image"].shape == (1, 20, 64, 64) and item["image"].dtype == torch.float32
     assert item["label"].shape == (1, 20, 64, 64) and int(item["label"].sum()) == 64
+    batch = next(iter(torch.utils.data.DataLoader(tensors, batch_size=2)))
+    assert batch["image"].shape == (2, 1, 20, 64, 64) and len(batch["case_id"]) == 2
 
 
 def test_without_torch_the_package_says_how_to_install_it(train, monkeypatch):

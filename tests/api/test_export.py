@@ -12,6 +12,7 @@ import pytest
 
 import circus_nb as cnb
 from circus_nb.api.export import combined_mask, element_type, mhd_header
+from circus_nb.formats.nifti import ras_affine
 
 RAW_TYPES = {"MET_UCHAR": "<u1", "MET_USHORT": "<u2", "MET_SHORT": "<i2", "MET_FLOAT": "<f4"}
 
@@ -290,7 +291,9 @@ def test_nifti_round_trip(imported, case, uid, out):
     assert image.get_data_dtype() == np.int16
     volume = case.volume().array
     np.testing.assert_array_equal(np.asarray(image.dataobj), volume.transpose(2, 1, 0))
-    np.testing.assert_allclose(np.diag(image.affine)[:3], image.header.get_zooms())
+    # placed in the patient: the volume's affine, as RAS (not just the spacing)
+    np.testing.assert_allclose(image.affine, ras_affine(case.volume().affine))
+    assert image.header.get_qform(coded=True)[1] == image.header.get_sform(coded=True)[1] == 1
     labels = np.asarray(load("vol000-label.nii.gz").dataobj)
     assert labels.dtype == np.uint8
     assert labels[25, 25, 7] == 2 and labels[12, 12, 3] == 1 and labels[0, 0, 0] == 0
