@@ -142,6 +142,10 @@ def _hash_entries(store: Store, entries: Sequence[SeriesEntry], progress: bool
     return [tuple((n, next(digests)) for n, _ in one) for one in files]
 
 
+class DatasetIndexError(NotFoundError, IndexError):
+    """No case at that index of a dataset (an ``IndexError`` too, as sequences raise)."""
+
+
 # -- the dataset --------------------------------------------------------------------------
 
 
@@ -176,7 +180,9 @@ class Dataset:
             raise ValidationError(f"A dataset is indexed by an integer, got {shown(i)}.",
                                   field="i", value=i)
         if not -len(self) <= i < len(self):
-            raise IndexError(f"The dataset has {len(self)} cases, no case {i}.")
+            raise DatasetIndexError(f"The dataset has {len(self)} cases, so i is from"
+                                    f" {-len(self)} to {len(self) - 1}; got {i}.", field="i",
+                                    value=i)
         return self._read(self._cases[int(i)])
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -252,6 +258,12 @@ class Dataset:
         PermissionDenied
             Without ``read`` on the project.
         """
+        from .store import Store  # here: the store module imports this one
+
+        if not isinstance(store, Store):
+            raise ValidationError(f"Dataset.load takes the store to read the cases from, then"
+                                  f" the manifest's path; got {shown(store)}.", field="store",
+                                  value=type(store).__name__)
         return read_manifest(cls, store, Path(check_path(path)))
 
     def verify(self) -> bool:

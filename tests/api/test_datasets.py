@@ -173,8 +173,12 @@ def test_bad_arguments_are_refused_with_the_rule(train):
     ds = train.dataset(pid, progress=False)
     with pytest.raises(cnb.ValidationError, match="integer"):
         ds["0"]
-    with pytest.raises(IndexError):
+    with pytest.raises(IndexError, match="i is from -4 to 3; got 4"):
         ds[len(ds)]
+    with pytest.raises(cnb.NotFoundError):
+        ds[-5]
+    with pytest.raises(cnb.ValidationError, match="the store to read the cases from"):
+        cnb.Dataset.load("store", "x.json")
     with pytest.warns(cnb.CircusWarning, match="no series entry 1"):
         assert len(train.dataset(pid, entry=1, progress=False)) == 0
 
