@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,7 @@ from .._system import DISK_FULL
 from ..domain.dataset import FrozenCase, fingerprint_of_keys
 from ..errors import CircusError, CircusWarning, NotFoundError, ValidationError
 from ..formats.nifti import write_nifti
-from .export import MET_TYPES, element_type
+from .export import MET_TYPES, element_type, part_prefix, remove_dead_parts
 
 if TYPE_CHECKING:
     from .datasets import Dataset
@@ -121,7 +122,8 @@ def read_manifest(cls: type[Dataset], store: Store, path: Path) -> Dataset:
 
 def write_manifest(target: Path, document: dict[str, Any]) -> Path:
     """Write ``document`` to ``target`` whole (a partial file, then a rename)."""
-    partial = target.with_name(f".{target.name}.part-{os.getpid()}")
+    remove_dead_parts(target.parent)
+    partial = target.with_name(f"{part_prefix(target)}manifest.part")
     try:
         partial.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         os.replace(partial, target)
@@ -184,10 +186,15 @@ def write_datalist(folder: Path, count: int, read: Callable[[int], dict[str, Any
                               f" dataset has {len(label_names)} label names.",
                               field="labels", value=len(label_names))
     values = {name: k for k, name in enumerate(label_names, start=1)}
-    partial = folder.with_name(f".{folder.name}.part-{os.getpid()}")
+    remove_dead_parts(folder.parent)  # what a to_nifti killed before left behind
+    try:
+        partial = Path(tempfile.mkdtemp(prefix=part_prefix(folder), suffix=".part",
+                                        dir=folder.parent))
+    except OSError as e:
+        raise _write_error(e, folder) from None
     try:
         for sub in ("imagesTr", "labelsTr"):
-            (partial / sub).mkdir(parents=True)
+            (partial / sub).mkdir()
 
         def write(i: int) -> dict[str, Any]:
             item = read(i)

@@ -46,6 +46,7 @@ import io
 import json
 import os
 import re
+import shutil
 import socket
 import tarfile
 import tempfile
@@ -290,7 +291,7 @@ def _archive_writer(file: Path, archive: str) -> Iterator[Callable[[str, bytes],
         yield add
 
 
-def _part_prefix(target: Path, pid: int | None = None) -> str:
+def part_prefix(target: Path, pid: int | None = None) -> str:
     """How the partial file of an export to ``target`` is named: it says which machine
     and process writes it, so a later export can tell the leftovers of a dead one."""
     return f".{target.name}.{_host()}-{os.getpid() if pid is None else pid}."
@@ -303,16 +304,19 @@ def _host() -> str:
 _PART = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.part$")
 
 
-def _remove_dead_parts(folder: Path) -> list[str]:
-    """Delete the partial files that exports killed on this machine left in ``folder``
-    (those of exports still running stay); return their names."""
+def remove_dead_parts(folder: Path) -> list[str]:
+    """Delete the partial files (and folders) that writers killed on this machine left in
+    ``folder`` (those of writers still running stay); return their names."""
     host = _host()
     removed = []
     with os.scandir(folder) as entries:
         for entry in entries:
             found = _PART.match(entry.name)
             if found and found["host"] == host and not alive(int(found["pid"])):
-                Path(entry.path).unlink(missing_ok=True)
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    Path(entry.path).unlink(missing_ok=True)
                 removed.append(entry.name)
     return removed
 
@@ -322,9 +326,9 @@ def _write_atomically(target: Path, archive: str, files: Files) -> None:
 
     A full disk raises ``CircusError`` naming the folder; nothing is left behind.
     """
-    _remove_dead_parts(target.parent)
+    remove_dead_parts(target.parent)
     try:
-        handle, name = tempfile.mkstemp(prefix=_part_prefix(target), suffix=".part",
+        handle, name = tempfile.mkstemp(prefix=part_prefix(target), suffix=".part",
                                         dir=target.parent)
     except OSError as e:
         raise (_disk_full(e, target) if e.errno in DISK_FULL else e) from e

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -213,7 +216,43 @@ def test_to_nifti_writes_images_label_maps_and_a_monai_datalist(train, tmp_path)
     assert (k, j, i) == (3, 12, 40)
     with pytest.raises(cnb.ValidationError, match="not an empty folder"):
         ds.to_nifti(tmp_path / "nifti", progress=False)
-    assert not [p for p in tmp_path.iterdir() if ".part-" in p.name]  # nothing half-written
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]  # nothing half-done
+
+
+KILLED_WRITER = """
+import sys, time
+import circus_nb as cnb
+from circus_nb.api import dataset_files
+
+def slow(*args):
+    time.sleep(0.5)
+    return write(*args)
+
+write, dataset_files.write_nifti = dataset_files.write_nifti, slow
+store = cnb.Store.open(sys.argv[1], user="admin@example.org")
+store.dataset(sys.argv[2], progress=False).to_nifti(sys.argv[3], progress=False)
+"""
+
+
+def test_to_nifti_killed_midway_leaves_nothing_the_next_one_keeps(samples, tmp_path):
+    with cnb.Store.create(tmp_path / "store") as store:
+        store.import_dicom(samples[1][LUNG].folder, progress=False)
+        project = store.create_project("Kill")
+        for _ in range(3):
+            store.create_case(project.project_id, [samples[1][LUNG].series_uid])
+    target = tmp_path / "nifti"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path / "store"),
+                              project.project_id, str(target)])
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".nifti.*.part/imagesTr/*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert list(tmp_path.glob(".nifti.*.part")) and not target.exists()  # killed midway
+    with cnb.Store.open(tmp_path / "store", user="admin@example.org") as store:
+        written = store.dataset(project.project_id, progress=False).to_nifti(target,
+                                                                             progress=False)
+    assert len(written) == 3 and not list(tmp_path.glob(".nifti.*.part"))
 
 
 def test_to_nifti_needs_download_volume(train, tmp_path):

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 import circus_nb as cnb
-from circus_nb.api.export import _part_prefix
+from circus_nb.api.export import part_prefix
 from circus_nb.api.importing import COMMIT_EVERY
 from circus_nb.dicom.sample import write_ct_series
 from circus_nb.store import sharing
@@ -165,7 +165,7 @@ def test_a_killed_export_leaves_a_part_the_next_export_removes(case_store, tmp_p
                            timeout=120)
     assert child.returncode == -signal.SIGKILL, child.stderr
     assert len(_parts(out)) == 1  # what the killed export left
-    live = out / (_part_prefix(out / "other.zip", pid=os.getpid()) + "abcdefgh.part")
+    live = out / (part_prefix(out / "other.zip", pid=os.getpid()) + "abcdefgh.part")
     live.write_bytes(b"an export of this very process, still running")
     with cnb.Store.open(path, user="admin@example.org") as store:
         target = store.export_cases(case_id, out)
