@@ -57,6 +57,7 @@ from ..domain.dataset import FrozenCase, fingerprint
 from ..domain.values import check_int, check_text, shown
 from ..errors import CircusError, CircusWarning, NotFoundError, ValidationError
 from ..label_ops import label_key, label_masks
+from ..store import cases as cases_sql
 from ..store import projects
 from ..store.datasets import dataset_cases
 from ._checks import as_utc, check_flag, check_id, check_path, check_tags
@@ -89,8 +90,9 @@ def build_dataset(store: Store, project_id: Any, tags: Any, status: Any, as_of: 
     project = projects.load_project(store._db(), project_id, store.rights)
     store.rights.require_role(project_id, "read", project.name)
     chosen, lacking = [], []
-    for case_id, index in dataset_cases(store._db(), project_id, tags, status, as_of):
-        revision = store.case(case_id).revision(index)
+    con = store._db()
+    for case_id, index in dataset_cases(con, project_id, tags, status, as_of):
+        revision = cases_sql.load_revision(con, case_id, index)  # read: checked above
         if entry < len(revision.series):
             chosen.append((case_id, index, revision.series[entry]))
         else:
