@@ -413,17 +413,18 @@ def _place(seg: Any, volume: Volume, what: str) -> list[int]:
         theirs = _corners(position, row_step, column_step, rows, columns)
         off = float(np.abs(ours - theirs).max())
         if not off <= tolerance:
-            raise _not_on_grid(
-                what, index, f"has pixels {np.linalg.norm(row_step):.4g} x"
-                f" {np.linalg.norm(column_step):.4g} mm along"
-                f" {_mm(row_step / np.linalg.norm(row_step))} and"
-                f" {_mm(column_step / np.linalg.norm(column_step))}, where slice {k} has"
-                f" {np.linalg.norm(along_row):.4g} x {np.linalg.norm(down_column):.4g} mm"
-                f" along {_mm(along_row / np.linalg.norm(along_row))} and"
-                f" {_mm(down_column / np.linalg.norm(down_column))}: its corner pixels lie"
-                f" up to {off:.4g} mm from the slice's")
+            raise _not_on_grid(what, index, f"has {_pixels(row_step, column_step)}, where"
+                               f" slice {k} has {_pixels(along_row, down_column)}: its corner"
+                               f" pixels lie up to {off:.4g} mm from the slice's")
         slices.append(k)
     return slices
+
+
+def _pixels(along_row: np.ndarray, down_column: np.ndarray) -> str:
+    """PixelSpacing (between rows, between columns) and the directions of rows and columns."""
+    across, down = float(np.linalg.norm(along_row)), float(np.linalg.norm(down_column))
+    return (f"PixelSpacing {down:.4g}, {across:.4g} mm, rows along {_mm(along_row / across)}"
+            f" and columns along {_mm(down_column / down)}")
 
 
 def _mm(values: Any) -> str:
