@@ -205,6 +205,8 @@ class Case:
         """Write the labels of series entry ``entry`` of a revision as a DICOM SEG.
 
         See :mod:`circus_nb.api.field_formats`; needs ``read`` and ``downloadVolume``.
+        The patient's name, ID and birth date are written only for a user who sees
+        them (``personalInfoView``, the preference and the project's ``viewPersonalInfo``).
         """
         from .field_formats import case_to_seg
 

@@ -2,7 +2,13 @@
 
 The labels of one series entry of a revision become one segment per label name
 (geometric labels rasterised, same-name labels united: ``label_ops.label_masks``),
-each frame referring to the source image of its slice. The way back in is
+each frame referring to the source image of its slice. The SEG carries the source
+images' patient, study and frame of reference, but the patient's name, ID, birth
+date, age, sex, size and weight only for a user who sees patient information of the
+case's project (as ``search_cases`` shows it); for others they are empty. Writing
+needs ``read`` on the project and, as ``export_cases``, ``downloadVolume``.
+
+The way back in is
 ``cnb.Label.from_seg(path, case.volume(entry))`` (or ``Label.from_nifti``), then a
 save:
 
@@ -77,7 +83,11 @@ def case_to_seg(case: Case, path: str | os.PathLike, entry: int = 0,
         colors.setdefault(label_key(label, position), label.data["color"])
     rows = series.instances().set_index("instance_number").loc[chosen.partial_volume.to_list()]
     files = [series._checked_file(row) for row in rows.itertuples()]
-    return write_seg(target, masks, files, volume, colors=colors,
+    # a SEG copies the patient module of its source images: keep it only for those who
+    # see patient information of this project (as search_cases shows it)
+    shown = store.rights.may_view_patient_info(store.preferences()["personal_info_view"],
+                                               case.project_id)
+    return write_seg(target, masks, files, volume, colors=colors, patient_info=shown,
                      series_description=_description(case, rev.index, entry))
 
 

@@ -31,6 +31,7 @@ circus_nb.errors.ValidationError: ... is not on the volume's grid: its frame 1 .
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -224,6 +225,20 @@ def _check_sources(datasets: list[Dataset], volume: Volume) -> None:
                 value=k)
 
 
+# What a user without personalInfoView may not see (the store's patient columns)
+PATIENT_KEYWORDS = ("PatientName", "PatientID", "PatientBirthDate", "PatientAge", "PatientSex",
+                    "PatientSize", "PatientWeight")
+
+
+def _without_patient(dataset: Dataset) -> Dataset:
+    """A copy of a header whose patient attributes are empty (the SEG copies them)."""
+    blank = copy.deepcopy(dataset)  # a header: a few kilobytes
+    for keyword in PATIENT_KEYWORDS:
+        if keyword in blank:
+            blank[keyword].value = None
+    return blank
+
+
 def _descriptions(hd: Any, names: list[str], algorithm_type: str, category: Any,
                   property_type: Any, colors: Mapping[str, str] | None) -> list[Any]:
     from pydicom.sr.codedict import codes
@@ -248,7 +263,8 @@ def write_seg(path: str | os.PathLike, masks: Mapping[str, np.ndarray],
               source_datasets: Sequence[Dataset | str | os.PathLike], volume: Volume, *,
               algorithm_type: str = "MANUAL", series_description: str = "circus_nb labels",
               series_number: int = 1, colors: Mapping[str, str] | None = None,
-              category: Any = None, property_type: Any = None) -> Path:
+              category: Any = None, property_type: Any = None, patient_info: bool = True
+              ) -> Path:
     """Write ``masks`` ({name: bool array (z, y, x)}) as a BINARY DICOM SEG; return its path.
 
     One segment per mask, in the dict's order, numbered from 1, its SegmentLabel the
@@ -267,6 +283,9 @@ def write_seg(path: str | os.PathLike, masks: Mapping[str, np.ndarray],
     category, property_type
         The segmented property category and type, a ``pydicom.sr.coding.Code``
         (default: SCT 85756007 "Tissue" for both, the most generic).
+    patient_info
+        ``False`` leaves the patient's name, ID, birth date, age, sex, size and
+        weight empty in the SEG (the study, series and frame of reference stay).
 
     Raises
     ------
@@ -290,6 +309,8 @@ def write_seg(path: str | os.PathLike, masks: Mapping[str, np.ndarray],
     checked = _check_masks(masks, volume)
     datasets = _headers(source_datasets)
     _check_sources(datasets, volume)
+    if not patient_info:
+        datasets = [_without_patient(dataset) for dataset in datasets]
     names = list(checked)
     stacked = np.stack([checked[name] for name in names], axis=-1).astype(np.uint8)
     try:

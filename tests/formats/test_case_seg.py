@@ -104,4 +104,14 @@ def test_to_seg_needs_read_and_download_volume(ct, tmp_path):
         cnb.Case(stranger, case.case_id, case.project_id).to_seg(tmp_path / "stranger.dcm")
     assert not list(tmp_path.glob("*.dcm"))
     with ct.as_user("downloader@example.org") as downloader:
-        assert downloader.case(case.case_id).to_seg(tmp_path / "ok.dcm").exists()
+        blank = hd.seg.segread(downloader.case(case.case_id).to_seg(tmp_path / "ok.dcm"))
+    # the downloader does not see patient information: the SEG does not hold it either
+    assert (blank.PatientName, blank.PatientID, blank.PatientBirthDate) == ("", "", "")
+    ct.add_group("viewers", privileges=["downloadVolume", "personalInfoView"])
+    ct.grant("viewers", ct.project_id, ["read", "viewPersonalInfo"])
+    ct.add_user("viewer@example.org", groups=["viewers"])
+    with ct.as_user("viewer@example.org") as viewer:
+        viewer.set_preference("personal_info_view", True)
+        full = hd.seg.segread(viewer.case(case.case_id).to_seg(tmp_path / "viewer.dcm"))
+    assert full.PatientID == "BENCH-1" and str(full.PatientName) == "Sample^BENCH-1"
+    assert blank.StudyInstanceUID == full.StudyInstanceUID

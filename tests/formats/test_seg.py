@@ -245,6 +245,18 @@ def test_an_existing_file_is_not_written_over(tmp_path, headers):
     assert target.read_bytes() == b"mine"
 
 
+def test_patient_info_can_be_left_out(tmp_path, headers):
+    volume = volume_of_headers(headers)
+    masks = {"a": np.ones(volume.shape, bool)}
+    seg = hd.seg.segread(write_seg(tmp_path / "seg.dcm", masks, headers, volume,
+                                   patient_info=False))
+    assert all(seg.get(keyword) in ("", None) for keyword in
+               ("PatientName", "PatientID", "PatientBirthDate", "PatientSex"))
+    assert seg.StudyInstanceUID == headers[0].StudyInstanceUID
+    assert headers[0].PatientID == "BENCH-1"  # the sources are left as they were
+    assert (read_seg(seg, volume)["a"]).all()
+
+
 def test_an_automatic_seg_names_its_algorithm(tmp_path, headers):
     volume = volume_of_headers(headers)
     path = write_seg(tmp_path / "seg.dcm", {"a": np.ones(volume.shape, bool)}, headers, volume,
