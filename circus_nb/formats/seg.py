@@ -181,7 +181,8 @@ def _check_masks(masks: Any, volume: Volume) -> dict[str, np.ndarray]:
                 or "\\" in name:
             raise ValidationError(f"A segment name (SegmentLabel) is text of 1 to"
                                   f" {SEGMENT_LABEL_LENGTH} characters without a backslash,"
-                                  f" got {shown(name)}.", field="masks", value=name)
+                                  f" got {shown(name)}. Rename the label to fit.",
+                                  field="masks", value=name)
         check_label_name(name)
         if not isinstance(mask, np.ndarray) or mask.dtype != bool \
                 or mask.shape != volume.shape:
@@ -471,7 +472,8 @@ def read_seg(path_or_dataset: str | os.PathLike | Dataset, volume: Volume
     size, within 1% of a voxel): the SEG may hold fewer frames than the volume has
     slices (absent frames are empty) but never a frame between slices or beside
     them. Segments sharing a label make one mask, their union; a segment without a
-    label is named ``segment<number>``. BINARY and LABELMAP SEGs are read.
+    label is named ``segment<number>``. BINARY and LABELMAP SEGs are read (in a
+    LABELMAP, segment 0 is the background and gives no mask).
 
     Raises
     ------
@@ -490,6 +492,8 @@ def read_seg(path_or_dataset: str | os.PathLike | Dataset, volume: Volume
     names = {int(item.SegmentNumber): str(item.get("SegmentLabel") or
                                           f"segment{int(item.SegmentNumber)}")
              for item in seg.SegmentSequence}
+    if kind == "LABELMAP":
+        names.pop(0, None)  # the pixel value 0 is the background, which may be described
     masks = {name: np.zeros(volume.shape, bool) for name in dict.fromkeys(names.values())}
     slices = _place(seg, volume, what)
     _warn_other_series(seg, volume, what)

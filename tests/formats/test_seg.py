@@ -53,6 +53,13 @@ def test_masks_come_back_identical(tmp_path, headers, turned, which):
         assert back[name].dtype == bool and (back[name] == mask).all(), name
 
 
+def test_masks_that_are_all_empty_still_make_a_seg(tmp_path, headers):
+    volume = volume_of_headers(headers)
+    path = write_seg(tmp_path / "seg.dcm", {"none": np.zeros(volume.shape, bool)}, headers,
+                     volume)
+    assert not read_seg(path, volume)["none"].any()
+
+
 def test_the_seg_says_what_it_holds(tmp_path, headers):
     volume = volume_of_headers(headers)
     masks = _masks(volume.shape)
@@ -172,6 +179,24 @@ def test_what_is_not_a_seg_is_refused(tmp_path, headers):
         read_seg(tmp_path / "missing.dcm", volume)
     with pytest.raises(cnb.ValidationError, match="A SEG is a path or a pydicom Dataset, got 3"):
         read_seg(3, volume)
+
+
+def test_a_labelmap_seg_made_elsewhere_reads_as_masks(tmp_path, turned):
+    from pydicom.sr.codedict import codes
+
+    volume = volume_of_headers(turned)
+    values = np.zeros(volume.shape, np.uint8)
+    values[0, 0, :] = 1
+    values[2:4, 3:7, 5:12] = 2
+    descriptions = [hd.seg.SegmentDescription(
+        segment_number=n, segment_label=name, segmented_property_category=codes.SCT.Tissue,
+        segmented_property_type=codes.SCT.Tissue, algorithm_type="MANUAL")
+        for n, name in ((1, "skin"), (2, "bone"))]
+    seg = hd.seg.Segmentation(turned, values, "LABELMAP", descriptions, hd.UID(), 1, hd.UID(),
+                              1, "elsewhere", "elsewhere", "1", "0")
+    back = read_seg(seg, volume)
+    assert list(back) == ["skin", "bone"]
+    assert (back["skin"] == (values == 1)).all() and (back["bone"] == (values == 2)).all()
 
 
 def test_a_fractional_seg_is_refused(tmp_path, headers):
