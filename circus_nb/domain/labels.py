@@ -28,16 +28,20 @@ import dataclasses
 import hashlib
 import math
 import numbers
+import os
 import re
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import CircusError, ValidationError
 from .values import check_color, check_json, shown, text_problem
+
+if TYPE_CHECKING:
+    from .series import Volume
 
 __all__ = ["LABEL_TYPES", "Label", "check_label", "check_label_name", "pack_mask",
            "unpack_mask"]
@@ -207,7 +211,8 @@ class Label:
         return cls("voxel", data, check_label_name(name), _attributes(attributes), blob)
 
     @classmethod
-    def from_seg(cls, path: Any, volume: Any, color: str = "#ff0000") -> list[Label]:
+    def from_seg(cls, path: str | os.PathLike | Any, volume: Volume, color: str = "#ff0000"
+                 ) -> list[Label]:
         """One voxel label per segment of a DICOM SEG on ``volume``, named by its SegmentLabel.
 
         The frames are placed on the volume's slices by their geometry and must be
@@ -250,8 +255,9 @@ class Label:
                 for name, mask in read_seg(path, volume).items()]
 
     @classmethod
-    def from_nifti(cls, path: Any, volume: Any, names: Mapping[int, str] | None = None,
-                   color: str = "#ff0000") -> list[Label]:
+    def from_nifti(cls, path: str | os.PathLike, volume: Volume,
+                   names: Mapping[int, str] | None = None, color: str = "#ff0000"
+                   ) -> list[Label]:
         """One voxel label per non-zero value of a NIfTI mask or label map, in value order.
 
         The file must be on the volume's grid, whatever the order or direction of
