@@ -39,10 +39,12 @@ circus_nb.errors.PermissionDenied: Acting as another user (store.as_user) requir
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from numbers import Integral
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -197,6 +199,18 @@ class Case:
                                 f" {len(rev.series) - 1}, not {i}.", field="i", value=i)
         entry = rev.series[i]
         return self._store.series(entry.series_uid).volume(entry.partial_volume)
+
+    def to_seg(self, path: str | os.PathLike, entry: int = 0, revision: int | None = None
+               ) -> Path:
+        """Write the labels of series entry ``entry`` of a revision as a DICOM SEG.
+
+        See :mod:`circus_nb.api.field_formats`; needs ``read`` and ``downloadVolume``.
+        The patient's name, ID and birth date are written only for a user who sees
+        them (``personalInfoView``, the preference and the project's ``viewPersonalInfo``).
+        """
+        from .field_formats import case_to_seg
+
+        return case_to_seg(self, path, entry, revision)
 
     # -- writing -------------------------------------------------------------
 

@@ -28,16 +28,20 @@ import dataclasses
 import hashlib
 import math
 import numbers
+import os
 import re
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import CircusError, ValidationError
 from .values import check_color, check_json, shown, text_problem
+
+if TYPE_CHECKING:
+    from .series import Volume
 
 __all__ = ["LABEL_TYPES", "Label", "check_label", "check_label_name", "pack_mask",
            "unpack_mask"]
@@ -205,6 +209,87 @@ class Label:
                 "size": [b - a for a, b in zip(origin, end, strict=True)],
                 "blob": hashlib.sha256(blob).hexdigest(), "color": color, "alpha": alpha}
         return cls("voxel", data, check_label_name(name), _attributes(attributes), blob)
+
+    @classmethod
+    def from_seg(cls, path: str | os.PathLike | Any, volume: Volume, color: str = "#ff0000"
+                 ) -> list[Label]:
+        """One voxel label per segment of a DICOM SEG on ``volume``, named by its SegmentLabel.
+
+        The frames are placed on the volume's slices by their geometry and must be
+        on its grid (:func:`circus_nb.formats.seg.read_seg`: nothing is resampled;
+        segments sharing a label make one label). ``path`` may also be a pydicom
+        Dataset. Save the labels as a revision of the case whose entry ``volume`` is:
+
+        >>> import dataclasses, shutil, tempfile, numpy as np
+        >>> from pathlib import Path
+        >>> import circus_nb as cnb
+        >>> tmp = Path(tempfile.mkdtemp())
+        >>> sample = cnb.sample.write_ct_series(tmp / "ct", n=8, size=32)
+        >>> store = cnb.Store.create(None)  # as its admin
+        >>> _ = store.import_dicom(tmp / "ct", progress=False)
+        >>> case = store.create_case(store.create_project("Lung").project_id,
+        ...                          [sample.series_uid])
+        >>> mask = np.zeros(case.volume().shape, bool); mask[2:5, 10:14, 0:9] = True
+        >>> entry = dataclasses.replace(case.latest.series[0],
+        ...                             labels=[cnb.Label.voxel(mask, name="nodule")])
+        >>> _ = case.save("A nodule.", series=[entry])
+        >>> path = case.to_seg(tmp / "labels.dcm")  # a DICOM SEG
+        >>> labels = cnb.Label.from_seg(path, case.volume())
+        >>> labels, bool((labels[0].mask() == mask).all())
+        ([<Label voxel 'nodule' #ff0000>], True)
+        >>> entry = dataclasses.replace(case.latest.series[0], labels=labels)
+        >>> case.save("Labels read back from the SEG.", series=[entry]).index
+        2
+        >>> store.close(); shutil.rmtree(tmp)
+
+        Raises
+        ------
+        ValidationError
+            If the file is not a SEG, or not on the volume's grid.
+        CircusError
+            If it cannot be read, or highdicom is missing.
+        """
+        from ..formats.seg import read_seg  # lazily: the domain itself needs no pydicom
+
+        return [cls.voxel(mask, name=name, color=color)
+                for name, mask in read_seg(path, volume).items()]
+
+    @classmethod
+    def from_nifti(cls, path: str | os.PathLike, volume: Volume,
+                   names: Mapping[int, str] | None = None, color: str = "#ff0000"
+                   ) -> list[Label]:
+        """One voxel label per non-zero value of a NIfTI mask or label map, in value order.
+
+        The file must be on the volume's grid, whatever the order or direction of
+        its axes (:func:`circus_nb.formats.nifti.read_mask`: nothing is resampled).
+        ``names`` maps values to names (``{1: "liver", 2: "spleen"}``); a value
+        without one is ``label<value>``, but a plain mask (only the value 1) without
+        ``names`` is named after its file (``liver.nii.gz`` -> ``liver``).
+
+        >>> import tempfile, numpy as np
+        >>> from pathlib import Path
+        >>> from circus_nb import Volume
+        >>> from circus_nb.formats.nifti import write_nifti
+        >>> volume = Volume(np.zeros((2, 4, 4), np.float32), (1, 2), (2.0, 1.0, 1.0),
+        ...     ((0.0, 0.0, 2.0), (0.0, 0.0, 0.0)), orientation=(1, 0, 0, 0, 1, 0))
+        >>> values = np.zeros(volume.shape, np.uint8); values[0, 1:3, 1:3] = 1; values[1, 0] = 2
+        >>> path = write_nifti(Path(tempfile.mkdtemp()) / "organs.nii.gz", values,
+        ...                    volume.affine)
+        >>> Label.from_nifti(path, volume, names={2: "spleen"})
+        [<Label voxel 'label1' #ff0000>, <Label voxel 'spleen' #ff0000>]
+
+        Raises
+        ------
+        ValidationError
+            If ``names`` is not a dict of values >= 1 to names, the file holds other
+            than whole numbers >= 0, is not 3-D, or is not on the volume's grid.
+        CircusError
+            If it cannot be read as NIfTI, or nibabel is missing.
+        """
+        from ..formats.nifti import read_label_map  # lazily, as in from_seg
+
+        return [cls.voxel(mask, name=name, color=color)
+                for name, mask in read_label_map(path, volume.shape, volume.affine, names)]
 
     def packed(self) -> bytes:
         """The compressed cropped mask of a voxel label."""

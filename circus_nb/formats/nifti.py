@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from ..domain.labels import check_label_name
 from ..domain.values import shown
 from ..errors import CircusError, ValidationError
 
-__all__ = ["lps_affine", "ras_affine", "read_mask", "write_nifti"]
+__all__ = ["lps_affine", "ras_affine", "read_label_map", "read_mask", "write_nifti"]
 
 # (i, j, k) of NIfTI <-> (k, j, i) of the package; LPS <-> RAS negates x and y.
 _REVERSE = np.array([[0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]], float)
@@ -150,3 +151,83 @@ def check_label_value(value: Any) -> int:
         raise ValidationError(f"Label values of a label map are integers >= 1, got"
                               f" {shown(value)}.", field="names", value=value)
     return int(value)
+
+
+def _default_names(path: str | os.PathLike, values: list[int]) -> dict[int, str]:
+    """The file's stem for a mask (its only value is 1), else ``label<value>``."""
+    if values == [1]:
+        stem = Path(path).name
+        for suffix in (".nii.gz", ".nii"):
+            if stem.lower().endswith(suffix):
+                stem = stem[:-len(suffix)]
+        return {1: stem or "label1"}
+    return {value: f"label{value}" for value in values}
+
+
+def read_label_map(path: str | os.PathLike, shape_zyx: tuple[int, ...],
+                   affine_zyx: np.ndarray, names: Any = None) -> list[tuple[str, np.ndarray]]:
+    """``(name, bool mask (z, y, x))`` per non-zero value of a NIfTI mask or label map.
+
+    The file is read on the volume's grid by :func:`read_mask` (never resampled).
+    One mask per value present, in value order; ``names`` maps a value to its
+    name (``{1: "liver", 2: "spleen"}``; values it names that the file lacks give
+    nothing). A value without a name is ``label<value>``, except in a plain mask
+    (only the value 1) without names, named after the file (``liver.nii.gz`` ->
+    ``liver``).
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> values = np.zeros((2, 3, 4), np.uint8); values[0, 0, :2] = 1; values[1, 2, 3] = 3
+    >>> path = write_nifti(tmp / "organs.nii.gz", values, np.eye(4))
+    >>> [(name, int(mask.sum())) for name, mask in read_label_map(path, (2, 3, 4), np.eye(4),
+    ...                                                            names={3: "spleen"})]
+    [('label1', 2), ('spleen', 1)]
+
+    Raises
+    ------
+    ValidationError
+        If ``names`` is not a dict of integers >= 1 to label names, the values are
+        not whole numbers >= 0, or the file is not on the volume's grid.
+    CircusError
+        If the file cannot be read as NIfTI.
+    """
+    names = _check_names(names)
+    data = read_mask(path, shape_zyx, affine_zyx)
+    if data.dtype.kind == "b":
+        data = data.astype(np.uint8)
+    if data.dtype.kind not in "iuf":
+        raise ValidationError(f"{path} holds {data.dtype} values; a mask or label map holds"
+                              " whole numbers >= 0.", field="path", value=str(data.dtype))
+    if data.dtype.kind == "f":
+        odd = ~np.isfinite(data) | (data != np.round(data))
+        if odd.any():
+            raise ValidationError(f"{path} holds values that are not whole numbers (such as"
+                                  f" {data[odd].flat[0]:g}); a mask or label map holds"
+                                  " 0, 1, 2... Round or threshold it first.", field="path",
+                                  value=float(data[odd].flat[0]))
+    values = [int(v) for v in np.unique(data) if v != 0]
+    if values and values[0] < 0:
+        raise ValidationError(f"{path} holds the negative value {values[0]}; label values are"
+                              " whole numbers >= 1 (0 is background).", field="path",
+                              value=values[0])
+    chosen = ({value: names.get(value, f"label{value}") for value in values} if names
+              else _default_names(path, values))
+    return [(chosen[value], data == value) for value in values]
+
+
+def _check_names(names: Any) -> dict[int, str]:
+    """``names`` as a dict of label values to label names (empty for ``None``)."""
+    if names is None:
+        return {}
+    if not isinstance(names, dict):
+        raise ValidationError(f"names maps label values to names, such as {{1: 'liver'}}, got"
+                              f" {shown(names)}.", field="names", value=type(names).__name__)
+    checked = {}
+    for value, name in names.items():
+        if not isinstance(name, str) or not name:
+            raise ValidationError(f"names maps label values to names (text), got"
+                                  f" {shown(name)} for {shown(value)}.", field="names",
+                                  value=name)
+        checked[check_label_value(value)] = check_label_name(name)
+    return checked

@@ -105,6 +105,7 @@ CASE_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
     "set_tags": lambda w: {"tags": ["t"]},
     "add_tags": lambda w: {"tags": ["t"]},
     "remove_tags": lambda w: {"tags": ["t"]},
+    "to_seg": lambda w: {"path": w.folder / f"{w.name('s')}.dcm", "entry": 0, "revision": None},
 }
 SERIES_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
     "partial_volume": lambda w: {"spec": "auto"},

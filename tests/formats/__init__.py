@@ -1,0 +1,1 @@
+"""Tests of circus_nb.formats: labels in and out of NIfTI and DICOM SEG."""
