@@ -93,6 +93,8 @@ STORE_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
     "export_cases": lambda w: {"case_ids": w.case.case_id,
                                "path": w.folder / f"{w.name('e')}.zip", "format": "mhd",
                                "labels": "isolated", "archive": "zip", "revision": None},
+    "dataset": lambda w: {"project_id": w.project_id, "tags": None, "status": None,
+                          "as_of": None, "entry": 0, "progress": False},
     "as_user": lambda w: {"email": "bob@example.org"},
 }
 CASE_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
