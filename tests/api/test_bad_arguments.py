@@ -94,6 +94,8 @@ STORE_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
                                "path": w.folder / f"{w.name('e')}.zip", "format": "mhd",
                                "labels": "isolated", "archive": "zip", "revision": None},
     "as_user": lambda w: {"email": "bob@example.org"},
+    "label_agreement": lambda w: {"case_ids": w.case.case_id, "a": 0, "b": -1, "entry": 0,
+                                  "missing": "raise", "progress": False},
 }
 CASE_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
     "revision": lambda w: {"index": 0},
@@ -105,6 +107,7 @@ CASE_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
     "set_tags": lambda w: {"tags": ["t"]},
     "add_tags": lambda w: {"tags": ["t"]},
     "remove_tags": lambda w: {"tags": ["t"]},
+    "compare_labels": lambda w: {"a": 0, "b": -1, "entry": 0},
 }
 SERIES_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
     "partial_volume": lambda w: {"spec": "auto"},
