@@ -22,8 +22,11 @@ over many cases.
 nodule   0.5     4.943848     4.943848      1000      1000
 
 A volume is its voxels times the voxel size (2.5 x 1.40625 x 1.40625 mm here)
-in ml. A label only one revision has gets Dice 0 (1.0 if its mask is empty: two
-empty masks agree). Chosen by reader, over cases:
+in ml. Geometric labels are rasterised on the entry's volume, and labels that
+share a name are one mask (:func:`~circus_nb.label_ops.label_masks`); an unnamed
+label goes by its position (``label2``), so name labels to pair them whatever
+their order. A label only one revision has gets Dice 0 (1.0 if its mask is
+empty: two empty masks agree). Chosen by reader, over cases:
 
 >>> table = store.label_agreement([case.case_id], "alice@example.org", 0, progress=False)
 >>> table[["revision_a", "revision_b", "label", "dice", "volume_b_ml"]].to_dict("records")
@@ -118,34 +121,37 @@ def _check_progress(value: Any) -> bool | Callable[[int, int], Any]:
 
 # -- choosing the revisions ------------------------------------------------------------------
 
-def _find_revision(case: Case, selector: int | str) -> Revision | None:
-    """The revision ``selector`` names, ``None`` when the case has no such revision."""
+def _find_revision(case: Case, selector: int | str, history: pd.DataFrame) -> Revision | None:
+    """The revision ``selector`` names, ``None`` when the case has no such revision.
+
+    ``history`` is the case's (``case.history()``): its indices and creators.
+    """
     if isinstance(selector, int):
-        latest = case.latest.index
+        latest = int(history["index"].max())
         found = selector + latest + 1 if selector < 0 else selector
         return case.revision(found) if 0 <= found <= latest else None
-    history = case.history()
     mine = history.loc[history["creator"] == selector, "index"]
     return case.revision(int(mine.max())) if len(mine) else None
 
 
-def _no_revision(case: Case, selector: int | str, field: str) -> NotFoundError:
+def _no_revision(case: Case, selector: int | str, field: str, history: pd.DataFrame
+                 ) -> NotFoundError:
     if isinstance(selector, int):
-        latest = case.latest.index
+        latest = int(history["index"].max())
         return NotFoundError(f"Case {case.case_id} has no revision {selector}; it has 0 to"
                              f" {latest} (or -1 to {-latest - 1} from the latest).",
                              field=field, value=selector)
     # no "did you mean": a close e-mail is another person, not a typo to correct
-    creators = list(dict.fromkeys(case.history()["creator"]))
+    creators = list(dict.fromkeys(history["creator"]))
     return NotFoundError(f"Case {case.case_id} has no revision saved by {selector!r}; its"
                          f" revisions were saved by {', '.join(creators)}. Give one of them,"
                          " or a revision index.", field=field, value=selector)
 
 
-def _revision(case: Case, selector: int | str, field: str) -> Revision:
-    found = _find_revision(case, selector)
+def _revision(case: Case, selector: int | str, field: str, history: pd.DataFrame) -> Revision:
+    found = _find_revision(case, selector, history)
     if found is None:
-        raise _no_revision(case, selector, field)
+        raise _no_revision(case, selector, field, history)
     return found
 
 
@@ -206,7 +212,9 @@ def compare_labels(case: Case, a: Any, b: Any, entry: Any = 0) -> pd.DataFrame:
     """The work of :meth:`Case.compare_labels`."""
     a, b = check_selector(a, "a"), check_selector(b, "b")
     entry = check_int(entry, "entry", 0, MAX_INDEX)
-    ea, eb = _entries(case, _revision(case, a, "a"), _revision(case, b, "b"), entry)
+    history = case.history()
+    ea, eb = _entries(case, _revision(case, a, "a", history), _revision(case, b, "b", history),
+                      entry)
     return _frame(entry_rows(case._store, ea, eb), COLUMNS)
 
 
@@ -221,9 +229,10 @@ def label_agreement(store: Store, case_ids: Any, a: Any, b: Any, entry: Any = 0,
     chosen, lacking = [], {}
     for case_id in ids:
         case = store.case(case_id)  # NotFoundError, PermissionDenied without read
+        history = case.history()
         revisions = []
         for selector, field in ((a, "a"), (b, "b")):
-            found = _find_revision(case, selector)
+            found = _find_revision(case, selector, history)
             if found is None:
                 lacking.setdefault((selector, field), []).append(case)
             revisions.append(found)
