@@ -51,9 +51,21 @@ from .domain.labels import Label, check_label
 from .domain.values import shown
 from .errors import ValidationError
 
-__all__ = ["MAX_RADIUS", "OPERATIONS", "bucket_fill", "combine", "dice", "dilate", "erode",
-           "fill_holes", "interpolate_slices", "label_key", "label_masks",
-           "largest_components", "rasterise"]
+__all__ = [
+    "MAX_RADIUS",
+    "OPERATIONS",
+    "bucket_fill",
+    "combine",
+    "dice",
+    "dilate",
+    "erode",
+    "fill_holes",
+    "interpolate_slices",
+    "label_key",
+    "label_masks",
+    "largest_components",
+    "rasterise",
+]
 
 MAX_RADIUS = 64  # voxels; a wider ball is almost surely a radius given in mm
 OPERATIONS = ("add", "subtract", "intersect")
@@ -688,8 +700,7 @@ def label_masks(labels: Sequence[Label], shape: tuple[int, int, int], affine: np
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
-    """The Dice coefficient 2|A n B| / (|A| + |B|) of two masks of one shape; 1.0 if both are
-    empty.
+    """The Dice coefficient 2|A n B| / (|A| + |B|) of two masks; 1.0 when both are empty.
 
     >>> a = np.zeros((1, 2, 4), bool); b = a.copy()
     >>> a[0, :, :2] = True; b[0, :, 1:3] = True
