@@ -286,6 +286,6 @@ class CaseMethods:
             No such case, a case without one of the revisions (all such cases are
             named), or without series entry ``entry``.
         PermissionDenied
-            Without ``read`` on a case's project.
+            Without ``read`` on a case's project, or the domain of its series.
         """
         return label_agreement(self, case_ids, a, b, entry, missing, progress)

@@ -213,6 +213,8 @@ class Case:
             and range in both revisions.
         NotFoundError
             No such revision, no revision by that user, or no entry ``entry``.
+        PermissionDenied
+            Without ``read`` on the project, or the series' domain.
         """
         from .agreement import compare_labels  # it imports this module
         return compare_labels(self, a, b, entry)
