@@ -180,24 +180,6 @@ class Case:
         rows = diff_revisions(self.revision(a), self.revision(b))
         return pd.DataFrame(rows, columns=["field", "a", "b"], dtype=object)
 
-    def volume(self, i: int = 0, revision: int | None = None) -> Volume:
-        """The voxels of series entry ``i`` of a revision (the latest by default).
-
-        Raises
-        ------
-        ValidationError
-            If ``i`` is not an integer >= 0.
-        NotFoundError
-            If the revision has no entry ``i``, or there is no such revision.
-        """
-        check_int(i, "i", 0, MAX_INDEX)
-        rev = self.latest if revision is None else self.revision(revision)
-        if not 0 <= i < len(rev.series):
-            raise NotFoundError(f"Revision {rev.index} has series entries 0 to"
-                                f" {len(rev.series) - 1}, not {i}.", field="i", value=i)
-        entry = rev.series[i]
-        return self._store.series(entry.series_uid).volume(entry.partial_volume)
-
     def compare_labels(self, a: int | str, b: int | str, entry: int = 0) -> pd.DataFrame:
         """How the labels of revisions ``a`` and ``b`` agree on series entry ``entry``.
 
@@ -218,6 +200,24 @@ class Case:
         """
         from .agreement import compare_labels  # it imports this module
         return compare_labels(self, a, b, entry)
+
+    def volume(self, i: int = 0, revision: int | None = None) -> Volume:
+        """The voxels of series entry ``i`` of a revision (the latest by default).
+
+        Raises
+        ------
+        ValidationError
+            If ``i`` is not an integer >= 0.
+        NotFoundError
+            If the revision has no entry ``i``, or there is no such revision.
+        """
+        check_int(i, "i", 0, MAX_INDEX)
+        rev = self.latest if revision is None else self.revision(revision)
+        if not 0 <= i < len(rev.series):
+            raise NotFoundError(f"Revision {rev.index} has series entries 0 to"
+                                f" {len(rev.series) - 1}, not {i}.", field="i", value=i)
+        entry = rev.series[i]
+        return self._store.series(entry.series_uid).volume(entry.partial_volume)
 
     # -- writing -------------------------------------------------------------
 
