@@ -4,7 +4,7 @@ inherits these methods."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from ._checks import (
     check_tags,
     uses_patient_fields,
 )
+from .agreement import label_agreement
 from .cases import Case, first_revision, new_case_entries
 from .datasets import Dataset, build_dataset
 from .export import write_export
@@ -291,3 +292,27 @@ class CaseMethods:
         """
         return write_export(self, case_ids, path, format=format, labels=labels,
                             archive=archive, revision=revision)
+
+    def label_agreement(self, case_ids: str | Sequence[str], a: int | str, b: int | str,
+                        entry: int = 0, *, missing: str = "raise",
+                        progress: bool | Callable[[int, int], Any] = True) -> pd.DataFrame:
+        """:meth:`Case.compare_labels` over many cases, a row per case and label name.
+
+        Columns ``case_id, revision_a, revision_b`` then those of ``compare_labels``;
+        a case whose two revisions hold no labels gives no row. Every case and
+        revision is checked before any is compared. ``missing="skip"`` leaves out
+        the cases without the revision ``a`` or ``b`` names (say, cases one reader
+        never saved) instead of refusing them all. ``progress``: ``True`` (a bar),
+        ``False``, or a function called ``progress(done, total)``.
+
+        Raises
+        ------
+        ValidationError
+            Bad arguments, or a case whose two entries are not the same series and range.
+        NotFoundError
+            No such case, a case without one of the revisions (all such cases are
+            named), or without series entry ``entry``.
+        PermissionDenied
+            Without ``read`` on a case's project, or the domain of its series.
+        """
+        return label_agreement(self, case_ids, a, b, entry, missing, progress)

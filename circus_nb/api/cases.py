@@ -182,6 +182,27 @@ class Case:
         rows = diff_revisions(self.revision(a), self.revision(b))
         return pd.DataFrame(rows, columns=["field", "a", "b"], dtype=object)
 
+    def compare_labels(self, a: int | str, b: int | str, entry: int = 0) -> pd.DataFrame:
+        """How the labels of revisions ``a`` and ``b`` agree on series entry ``entry``.
+
+        ``a`` and ``b`` are revision indices (negative counts from the latest) or a
+        creator's e-mail (that user's latest revision). One row per label name in
+        either revision: ``label, dice, volume_a_ml, volume_b_ml, voxels_a,
+        voxels_b``. See :mod:`circus_nb.api.agreement`.
+
+        Raises
+        ------
+        ValidationError
+            A bad ``a``, ``b`` or ``entry``, or entries that are not the same series
+            and range in both revisions.
+        NotFoundError
+            No such revision, no revision by that user, or no entry ``entry``.
+        PermissionDenied
+            Without ``read`` on the project, or the series' domain.
+        """
+        from .agreement import compare_labels  # it imports this module
+        return compare_labels(self, a, b, entry)
+
     def volume(self, i: int = 0, revision: int | None = None) -> Volume:
         """The voxels of series entry ``i`` of a revision (the latest by default).
 

@@ -190,15 +190,17 @@ class Series:
         if len(rows) == 1:
             return self._one_image_volume(next(rows.itertuples()))
         numbers = pv.to_list()
-        sizes = [tuple(None if pd.isna(v) else int(v) for v in pair)
-                 for pair in zip(rows["rows"], rows["columns"], strict=True)]
-        self._require_one_size(numbers, sizes)
+        self._require_one_size(numbers, rows)
         files = [self._checked_file(row) for row in rows.itertuples()]
         first = read_image(files[0])
         array = np.empty((len(files), *first.shape), np.float32)
         array[0] = first
         for i, file in enumerate(files[1:], start=1):
             read_image(file, out=array[i])  # straight into the volume: no copies
+        return self._stacked(array, rows, numbers)
+
+    def _stacked(self, array: np.ndarray, rows: pd.DataFrame, numbers: list[int]) -> Volume:
+        """The volume of a stack of single-frame images: their catalog rows place it."""
         positions = tuple(_position(r) for r in rows.itertuples())
         orientation, orientation_note = common_orientation(list(rows["orientation"]), numbers)
         spacing, notes = self._spacing(self.parameters.get("PixelSpacing"), positions,
@@ -207,6 +209,27 @@ class Series:
                                        orientation_note)
         return Volume(array, tuple(numbers), spacing, positions, self.series_uid, notes=notes,
                       orientation=orientation)
+
+    def _grid(self, pv: Any = "auto") -> tuple[tuple[int, int, int], tuple[float, ...],
+                                               np.ndarray]:
+        """``(shape, spacing, affine)`` of :meth:`volume` for range ``pv``, the same
+        values, without reading pixels where the catalog holds them.
+
+        A stack of images is placed by its catalog rows, as :meth:`volume` places it; a
+        range of one image (whose file may hold frames) is read, since its frames'
+        positions are in the file only.
+        """
+        pv = self.partial_volume(pv)
+        shape = self.volume_shape(pv)
+        if len(pv) == 1:
+            volume = self.volume(pv)
+            return volume.shape, volume.spacing, volume.affine
+        numbers = pv.to_list()
+        rows = self.instances().set_index("instance_number").loc[numbers]
+        self._require_one_size(numbers, rows)
+        # a view of one zero: the shape without the memory; only the geometry is used
+        volume = self._stacked(np.broadcast_to(np.float32(0), shape), rows, numbers)
+        return shape, volume.spacing, volume.affine
 
     def dicom_window(self, pv: Any = "auto") -> tuple[float, float] | None:
         """The (center, width) the files state for range ``pv``, or ``None``.
@@ -269,7 +292,9 @@ class Series:
                       self.series_uid, frame_numbers=tuple(i + 1 for i in order), notes=notes,
                       orientation=orientation)
 
-    def _require_one_size(self, numbers: list[int], sizes: list[tuple]) -> None:
+    def _require_one_size(self, numbers: list[int], rows: pd.DataFrame) -> None:
+        sizes = [tuple(None if pd.isna(v) else int(v) for v in pair)
+                 for pair in zip(rows["rows"], rows["columns"], strict=True)]
         odd = next((i for i, size in enumerate(sizes) if size != sizes[0]), None)
         if odd is not None:
             raise CircusError(

@@ -88,6 +88,8 @@ STORE_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
     "case": lambda w: {"case_id": w.case.case_id},
     "delete_case": lambda w: {"case_id": w.new_case().case_id},
     "bulk_tags": lambda w: {"case_ids": [w.case.case_id], "operation": "add", "tags": ["t"]},
+    "label_agreement": lambda w: {"case_ids": w.case.case_id, "a": 0, "b": -1, "entry": 0,
+                                  "missing": "raise", "progress": False},
     "search_cases": lambda w: {},
     "count_cases": lambda w: dict.fromkeys([*CASE_FILTERS, "project_id", "as_of"]),
     "export_cases": lambda w: {"case_ids": w.case.case_id,
@@ -100,6 +102,7 @@ STORE_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
 CASE_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
     "revision": lambda w: {"index": 0},
     "diff": lambda w: {"a": 0, "b": 0},
+    "compare_labels": lambda w: {"a": 0, "b": -1, "entry": 0},
     "volume": lambda w: {"i": 0, "revision": None},
     "save": lambda w: {"description": "x", "attributes": None, "status": None,
                        "series": None, "base": None},
