@@ -35,13 +35,14 @@ overlap. Then, in one run, with the store opened as its admin:
   wall time (interpreter start-up included). Children of both kinds alternate, 5 each;
   medians. The files are in the page cache;
 * **to_nifti**: ``ds.to_nifti(folder, progress=False)`` (which writes cases side by
-  side in up to 4 threads), against a sequential plain loop that reads each case as
-  the materialise baseline does and writes it with nibabel: ``nibabel.save(
-  Nifti1Image(image.astype(int16).transpose(2, 1, 0), ras_affine), "<case>.nii.gz")``
-  and a uint8 label map (1 "nodule", 2 "box") likewise. The baseline's nibabel writes
-  alone are summed too. 2 rounds, each one of both, after no warm-up (the files are
-  already cached); each output folder is deleted after its pass. The first case's
-  files of both are compared (same voxels, same affine);
+  side in ``min(4, os.cpu_count())`` threads), against a sequential plain loop that
+  reads each case as the materialise baseline does (not from arrays held in memory)
+  and writes it with nibabel: ``nibabel.save(Nifti1Image(image.astype(int16)
+  .transpose(2, 1, 0), ras_affine), "<case>.nii.gz")`` and a uint8 label map (1
+  "nodule", 2 "box") likewise. The baseline's nibabel writes alone are summed too.
+  2 rounds, each one of both, after no warm-up (the files are already cached); each
+  output folder is deleted after its pass. The first case's files of both are
+  compared (same voxels, same affine);
 * **verify**: ``ds.verify()`` (re-reading the revisions and re-hashing every file,
   sequentially; its progress bar, which has no off switch, goes to a discarded
   stderr), against the plain hash loop again; 3 rounds after a warm-up.
