@@ -139,9 +139,13 @@ def _hash_entries(store: Store, entries: Sequence[SeriesEntry], progress: bool
     flat = [path for one in files for _, path in one]
     bar = tqdm(total=len(flat), desc="Hashing image files", unit="file",
                disable=not progress or len(flat) < _BAR_FROM)
+    digests = []
     with ThreadPoolExecutor(_HASH_THREADS) as pool, bar:
-        digests = iter([bar.update() or digest for digest in pool.map(sha256_of, flat)])
-    return [tuple((n, next(digests)) for n, _ in one) for one in files]
+        for digest in pool.map(sha256_of, flat):
+            digests.append(digest)
+            bar.update()  # (returns whether it redrew: never mix it into the digests)
+    found = iter(digests)
+    return [tuple((n, next(found)) for n, _ in one) for one in files]
 
 
 class DatasetIndexError(NotFoundError, IndexError):

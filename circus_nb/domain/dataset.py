@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ValidationError
 from .case import SeriesEntry
 from .labels import Label
+from .values import shown
 
 __all__ = ["FrozenCase", "fingerprint", "fingerprint_of_keys"]
 
@@ -27,6 +30,16 @@ class FrozenCase:
     entry: SeriesEntry
     images: tuple[tuple[int, str], ...]  # (instance number, sha256 of the file), range order
 
+    def __post_init__(self) -> None:
+        bad = next((pair for pair in self.images if not _is_image_hash(pair)), None)
+        numbers = [pair[0] for pair in self.images] if bad is None else None
+        if numbers != self.entry.partial_volume.to_list():
+            seen = shown(bad) if bad is not None else f"images {shown(numbers)}"
+            raise ValidationError(
+                f"A frozen case holds (instance number, sha256 hex) for each image of its"
+                f" range {self.entry.partial_volume.describe()}, in order; case"
+                f" {self.case_id} has {seen}.", field="images", value=bad)
+
     def key(self) -> dict[str, Any]:
         """What decides this case's arrays, as plain JSON (label styles left out)."""
         pv = self.entry.partial_volume
@@ -34,6 +47,15 @@ class FrozenCase:
                 "series_uid": self.entry.series_uid, "range": [pv.start, pv.end, pv.delta],
                 "labels": [_label_key(label) for label in self.entry.labels],
                 "images": [list(pair) for pair in self.images]}
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _is_image_hash(pair: Any) -> bool:
+    return (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], int)
+            and not isinstance(pair[0], bool) and isinstance(pair[1], str)
+            and _SHA256.match(pair[1]) is not None)
 
 
 def _label_key(label: Label) -> dict[str, Any]:
@@ -44,10 +66,12 @@ def _label_key(label: Label) -> dict[str, Any]:
 def fingerprint(entry: int, cases: Sequence[FrozenCase]) -> str:
     """The sha256 of everything that decides a dataset's arrays, as hex.
 
+    >>> from circus_nb.domain.partial_volume import PartialVolume
+    >>> digests = [hashlib.sha256(bytes([n])).hexdigest() for n in (1, 2, 3)]
     >>> pv = PartialVolume(1, 3, 1)
-    >>> one = FrozenCase("c1", 0, SeriesEntry("1.2.3", pv), ((1, "ab"), (2, "cd"), (3, "ef")))
+    >>> one = FrozenCase("c1", 0, SeriesEntry("1.2.3", pv), tuple(zip((1, 2, 3), digests)))
     >>> fingerprint(0, [one])[:12], fingerprint(1, [one])[:12] == fingerprint(0, [one])[:12]
-    ('bf7b34908b76', False)
+    ('a5aa6513176c', False)
     """
     return fingerprint_of_keys(entry, [case.key() for case in cases])
 

@@ -90,6 +90,32 @@ def test_the_dataset_reloads_to_the_same_arrays_whatever_was_saved_since(train, 
     assert json.loads(path.read_text())["fingerprint"] == ds.fingerprint
 
 
+def test_a_progress_bar_changes_nothing_of_the_dataset(train, monkeypatch):
+    import tqdm.auto
+
+    class Redrawing(tqdm.auto.tqdm):  # as tqdm's notebook bar does: update says it redrew
+        def update(self, n=1):
+            super().update(n)
+            return True
+
+    monkeypatch.setattr("circus_nb.api.datasets.tqdm", Redrawing)
+    shown = train.dataset(train.project_id, tags=["nodule"], progress=True)
+    quiet = train.dataset(train.project_id, tags=["nodule"], progress=False)
+    assert shown.fingerprint == quiet.fingerprint
+
+
+def test_a_frozen_case_refuses_what_is_not_a_hash_per_image():
+    from circus_nb.domain.dataset import FrozenCase
+
+    entry = _entry("1.2.3", pv=cnb.PartialVolume(1, 2, 1))
+    good = "0" * 64
+    FrozenCase("c", 0, entry, ((1, good), (2, good)))
+    for images in [((1, good), (2, True)), ((1, good),), ((2, good), (1, good)),
+                   ((1, good), (2, "0" * 63))]:
+        with pytest.raises(cnb.ValidationError, match="sha256 hex"):
+            FrozenCase("c", 0, entry, images)
+
+
 def test_as_of_freezes_each_case_at_the_revision_it_had_then(train):
     then = datetime.now(UTC)
     uid = train.uids[LUNG]
