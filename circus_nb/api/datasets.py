@@ -350,7 +350,7 @@ class Dataset:
     # -- display ----------------------------------------------------------------------
 
     def _rows(self) -> list[tuple[str, Any]]:
-        query = {k: v for k, v in self._query.items() if v is not None and k != "project_id"}
+        query = {k: v for k, v in self._query.items() if v is not None and k not in ("project_id", "entry")}
         return [("cases", len(self)), ("project", self._project_name), ("entry", self._entry),
                 ("query", ", ".join(f"{k}={v}" for k, v in query.items()) or "all cases"),
                 ("labels", ", ".join(self.label_names) or "none"),

@@ -37,7 +37,8 @@ def run_notebook(page, server, name: str) -> None:
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         try:  # queued ([*]) or run ([1]); retrying is safe while no cell has run
-            prompts.first.filter(has_text=re.compile(r"\[(\*|\d+)\]")).wait_for(
+            # (any prompt: a notebook may open with Markdown, whose prompt stays empty)
+            prompts.filter(has_text=re.compile(r"\[(\*|\d+)\]")).first.wait_for(
                 timeout=5_000)
             return
         except PlaywrightTimeoutError:
