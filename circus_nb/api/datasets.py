@@ -62,7 +62,7 @@ from ..store import projects
 from ..store.datasets import dataset_cases
 from ._checks import as_utc, check_flag, check_id, check_path, check_tags
 from .cases import MAX_INDEX
-from .dataset_files import manifest, read_manifest, write_datalist, write_manifest
+from .dataset_files import manifest, read_manifest, stored_entries, write_datalist, write_manifest
 
 if TYPE_CHECKING:
     from .series import Series
@@ -281,10 +281,14 @@ class Dataset:
             Naming each file whose content changed or that is gone, each case that
             was deleted, each label mask that no longer reads.
         """
+        project = self._store.project(self._query["project_id"])  # checks read, once
+        stored = stored_entries(self._store, project.project_id,
+                                [(c.case_id, c.revision) for c in self._cases], self._entry)
         problems = []
         for case in tqdm(self._cases, desc="Verifying", unit="case",
                          disable=len(self) < _BAR_FROM):
-            problems.extend(_problems(self._store, case, self._entry))
+            problems.extend(_problems(self._store, case, self._entry,
+                                      stored.get((case.case_id, case.revision))))
         if problems:
             shown_problems = "\n".join(f"- {p}" for p in problems[:20])
             more = f"\n- ... and {len(problems) - 20} more" if len(problems) > 20 else ""
@@ -350,7 +354,8 @@ class Dataset:
     # -- display ----------------------------------------------------------------------
 
     def _rows(self) -> list[tuple[str, Any]]:
-        query = {k: v for k, v in self._query.items() if v is not None and k not in ("project_id", "entry")}
+        query = {k: v for k, v in self._query.items()
+                 if v is not None and k not in ("project_id", "entry")}
         return [("cases", len(self)), ("project", self._project_name), ("entry", self._entry),
                 ("query", ", ".join(f"{k}={v}" for k, v in query.items()) or "all cases"),
                 ("labels", ", ".join(self.label_names) or "none"),
@@ -368,12 +373,11 @@ class Dataset:
         return card_html("Dataset", self._rows())
 
 
-def _problems(store: Store, case: FrozenCase, entry: int) -> list[str]:
+def _problems(store: Store, case: FrozenCase, entry: int, stored: SeriesEntry | None
+              ) -> list[str]:
     """What no longer matches of one frozen case, as sentences (none when all does)."""
     where = f"case {case.case_id} revision {case.revision}"
-    try:
-        stored = store.case(case.case_id).revision(case.revision).series[entry]
-    except NotFoundError:
+    if stored is None:
         return [f"{where}: the case or revision no longer exists (deleted)"]
     if FrozenCase(case.case_id, case.revision, stored, case.images).key() != case.key():
         return [f"{where}: its series entry {entry} is not the one frozen (is this the store"
