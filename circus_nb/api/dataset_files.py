@@ -170,7 +170,7 @@ def label_map(masks: dict[str, np.ndarray], values: dict[str, int], shape: tuple
               case_id: str) -> np.ndarray:
     """One array of label values (``values[name]``), 0 where no label is; later names win.
 
-    >>> a = np.array([[[True, True, False]]]); b = np.array([[[False, True, True]]])
+    >>> a = np.array([[[True, False, False]]]); b = np.array([[[False, True, True]]])
     >>> label_map({"a": a, "b": b}, {"a": 1, "b": 2}, a.shape, "c1").tolist()
     [[[1, 2, 2]]]
     """

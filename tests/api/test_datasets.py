@@ -313,3 +313,13 @@ def test_reprs_are_short(train):
     ds = train.dataset(train.project_id, tags=["nodule"], progress=False)
     assert repr(ds).startswith("<Dataset of 3 cases (project Lung, entry 0), fingerprint")
     assert ds.fingerprint in ds._repr_html_() and "nodule" in str(ds)
+
+
+def test_overlapping_labels_warn_and_the_later_name_wins_in_a_label_map():
+    from circus_nb.api.dataset_files import label_map
+
+    a = np.array([[[True, True, False]]])
+    b = np.array([[[False, True, True]]])
+    with pytest.warns(cnb.CircusWarning, match="label 'b' overlaps an earlier label on 1 voxels"):
+        assert label_map({"a": a, "b": b}, {"a": 1, "b": 2}, a.shape, "c1").tolist() \
+            == [[[1, 2, 2]]]
