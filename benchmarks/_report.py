@@ -6,8 +6,10 @@ import importlib.metadata
 import json
 import os
 import platform
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 HEADER = ("measurement", "value", "unit", "ratio", "target", "result")
 
@@ -56,6 +58,15 @@ def target_cells(value: float, target: float | None) -> tuple[str, str]:
     if target is None:
         return "", ""
     return f"< {target:g} ms", "PASS" if value < target else "FAIL  <<<"
+
+
+def phase(name: str, phases: dict[str, float], action: Callable[[], Any]) -> Any:
+    """Run one step of a benchmark's set-up, saying so; its seconds go into ``phases``."""
+    print(f"{name}...", flush=True)
+    start = time.perf_counter()
+    result = action()
+    phases[name] = round(time.perf_counter() - start, 3)
+    return result
 
 
 def print_notes(notes: Sequence[str], load_at_start: Sequence[float]) -> None:

@@ -81,7 +81,7 @@ from typing import Any
 
 import nibabel
 import numpy as np
-from _report import aligned, machine, print_notes, print_verdict_and_save
+from _report import aligned, machine, phase, print_notes, print_verdict_and_save
 
 import circus_nb as cnb
 from circus_nb import label_ops
@@ -487,14 +487,6 @@ def report(results: dict[str, Measurement], checks: list[dict], settings: dict,
 
 
 # ---------------------------------------------------------------- main
-
-
-def phase(name: str, phases: dict[str, float], action: Callable[[], Any]) -> Any:
-    print(f"{name}...", flush=True)
-    start = time.perf_counter()
-    result = action()
-    phases[name] = round(time.perf_counter() - start, 3)
-    return result
 
 
 def run(root: Path, args: argparse.Namespace
