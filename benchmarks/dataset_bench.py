@@ -102,8 +102,8 @@ NOTES = (
     "ratio: baseline time / measured time (above 1: faster than the baseline)",
     "materialise: one untimed pass of each loop first, so both read the DICOM files from"
     " the page cache; then rounds of one measured and one baseline pass; medians",
-    "dataset and to_nifti use the package's threads (hashing 4, writing min(4, CPUs));"
-    " their baselines are sequential loops",
+    "store.dataset and verify hash in 4 threads, to_nifti reads the next case while one"
+    " thread compresses the last; their baselines are sequential loops",
     "to_nifti baseline: each case read by the materialise baseline loop, then written"
     " with nibabel (int16 image, uint8 label map, .nii.gz at nibabel's default level)",
     "fresh process: in-child time from before `import circus_nb` to the store closed;"

@@ -41,7 +41,7 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,6 +132,16 @@ def sha256_of(path: Path) -> str:
         return hashlib.file_digest(file, "sha256").hexdigest()
 
 
+def hash_files(paths: Sequence[Path], done: Callable[[], Any] = lambda: None) -> list[str]:
+    """The sha256 of each file, in threads; ``done()`` after each (a progress bar's update)."""
+    digests = []
+    with ThreadPoolExecutor(_HASH_THREADS) as pool:
+        for digest in pool.map(sha256_of, paths):
+            digests.append(digest)
+            done()  # (a bar's update returns whether it redrew: keep it out of the digests)
+    return digests
+
+
 def _hash_entries(store: Store, entries: Sequence[SeriesEntry], progress: bool
                   ) -> list[tuple[tuple[int, str], ...]]:
     """For each entry, ``(instance number, sha256)`` of its files, hashed in threads."""
@@ -139,12 +149,8 @@ def _hash_entries(store: Store, entries: Sequence[SeriesEntry], progress: bool
     flat = [path for one in files for _, path in one]
     bar = tqdm(total=len(flat), desc="Hashing image files", unit="file",
                disable=not progress or len(flat) < _BAR_FROM)
-    digests = []
-    with ThreadPoolExecutor(_HASH_THREADS) as pool, bar:
-        for digest in pool.map(sha256_of, flat):
-            digests.append(digest)
-            bar.update()  # (returns whether it redrew: never mix it into the digests)
-    found = iter(digests)
+    with bar:
+        found = iter(hash_files(flat, bar.update))
     return [tuple((n, next(found)) for n, _ in one) for one in files]
 
 
@@ -393,13 +399,14 @@ def _problems(store: Store, case: FrozenCase, entry: int, stored: SeriesEntry | 
         series, rows = _image_rows(store, case.entry)
     except CircusError as e:
         return [*problems, f"{where}: {e.message}"]
+    present = []
     for (number, row), (_, digest) in zip(rows, case.images, strict=True):
         try:
-            path = series._checked_file(row)
+            present.append((number, series._checked_file(row), digest))
         except CircusError as e:  # gone, or its size or time changed: its first sentence
             problems.append(f"{where}: {e.message.split('. ')[0]}")
-            continue
-        now = sha256_of(path)
+    hashed = hash_files([path for _, path, _ in present])
+    for (number, path, digest), now in zip(present, hashed, strict=True):
         if now != digest:
             problems.append(f"{where}: {path} (image {number} of series"
                             f" {case.entry.series_uid}) has other content than when the dataset"
