@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import warnings
@@ -23,7 +22,7 @@ from tqdm.auto import tqdm
 
 from .._system import DISK_FULL
 from ..domain.case import SeriesEntry
-from ..domain.dataset import FrozenCase, fingerprint_of_keys
+from ..domain.dataset import FrozenCase, fingerprint_of_keys, is_image_hash
 from ..errors import CircusError, CircusWarning, NotFoundError, ValidationError
 from ..formats.nifti import write_nifti
 from ..store import cases as cases_sql
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
 MANIFEST_FORMAT = "circus_nb.dataset"
 MANIFEST_VERSION = 1
 MAX_LABEL_VALUE = 65535  # label maps are uint16 at most
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 # -- the manifest --------------------------------------------------------------------------
@@ -74,8 +72,7 @@ def _check_key(path: Path, key: Any) -> None:
     ok = (isinstance(key, dict) and isinstance(key.get("case_id"), str)
           and isinstance(key.get("revision"), int) and isinstance(key.get("series_uid"), str)
           and isinstance(key.get("labels"), list) and isinstance(key.get("images"), list)
-          and all(isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], int)
-                  and isinstance(pair[1], str) and _SHA256.match(pair[1])
+          and all(isinstance(pair, list) and is_image_hash(tuple(pair))
                   for pair in key["images"]))
     if not ok:
         raise _bad(path, f"a case entry is not one Dataset.save writes ({str(key)[:80]})")

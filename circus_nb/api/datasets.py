@@ -58,7 +58,6 @@ from ..domain.values import check_int, check_text, shown
 from ..errors import CircusError, CircusWarning, NotFoundError, ValidationError
 from ..label_ops import label_key, label_masks
 from ..store import cases as cases_sql
-from ..store import projects
 from ..store.datasets import dataset_cases
 from ._checks import as_utc, check_flag, check_id, check_path, check_tags
 from .cases import MAX_INDEX
@@ -87,8 +86,7 @@ def build_dataset(store: Store, project_id: Any, tags: Any, status: Any, as_of: 
     as_of = as_utc(as_of, "as_of")
     entry = check_int(entry, "entry", 0, MAX_INDEX)
     progress = check_flag(progress, "progress")
-    project = projects.load_project(store._db(), project_id, store.rights)
-    store.rights.require_role(project_id, "read", project.name)
+    project = store.project(project_id)  # checks read
     chosen, lacking = [], []
     con = store._db()
     for case_id, index in dataset_cases(con, project_id, tags, status, as_of):

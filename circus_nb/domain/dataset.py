@@ -18,7 +18,7 @@ from .case import SeriesEntry
 from .labels import Label
 from .values import shown
 
-__all__ = ["FrozenCase", "fingerprint", "fingerprint_of_keys"]
+__all__ = ["FrozenCase", "fingerprint", "fingerprint_of_keys", "is_image_hash"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class FrozenCase:
     images: tuple[tuple[int, str], ...]  # (instance number, sha256 of the file), range order
 
     def __post_init__(self) -> None:
-        bad = next((pair for pair in self.images if not _is_image_hash(pair)), None)
+        bad = next((pair for pair in self.images if not is_image_hash(pair)), None)
         numbers = [pair[0] for pair in self.images] if bad is None else None
         if numbers != self.entry.partial_volume.to_list():
             seen = shown(bad) if bad is not None else f"images {shown(numbers)}"
@@ -52,7 +52,8 @@ class FrozenCase:
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def _is_image_hash(pair: Any) -> bool:
+def is_image_hash(pair: Any) -> bool:
+    """Whether ``pair`` is ``(instance number, sha256 hex)``, as a frozen case holds them."""
     return (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], int)
             and not isinstance(pair[0], bool) and isinstance(pair[1], str)
             and _SHA256.match(pair[1]) is not None)
