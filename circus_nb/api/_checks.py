@@ -22,6 +22,7 @@ from numbers import Integral
 from typing import Any
 
 from ..domain.project import TAG_MAX_LEN
+from ..domain.relative_time import RELATIVE_FORMS, relative_time
 from ..domain.values import check_int, check_names, check_text, shown
 from ..errors import ValidationError
 
@@ -105,32 +106,48 @@ def check_timeout(value: Any) -> float:
 
 
 def as_utc(value: Any, field: str, end_of_day: bool = False) -> datetime | None:
-    """A timezone-aware UTC datetime from a date, a datetime or ISO text.
+    """A timezone-aware UTC datetime from a date, a datetime, ISO text or a time
+    relative to now (``"-7d"``, ``"7 days ago"``, ``"today"``: see
+    :mod:`~circus_nb.domain.relative_time`).
 
     >>> as_utc("2024-03-01", "date_to", end_of_day=True).isoformat()
     '2024-03-01T23:59:59.999999+00:00'
+    >>> as_utc("-1d", "updated_from") < datetime.now(UTC)
+    True
 
     Raises
     ------
     ValidationError
-        If ``value`` is none of those, or text that is not an ISO date.
+        If ``value`` is none of those, or text that is neither an ISO date nor a
+        relative time.
     """
     if value is None:
         return None
     if isinstance(value, str):
         check_text(value, field, 64)
+        relative = _relative(value, field, end_of_day)
+        if relative is not None:
+            return relative
         try:
             value = datetime.fromisoformat(value) if "T" in value or " " in value \
                 else date.fromisoformat(value)
         except ValueError:
-            raise ValidationError(f"{field} must be a date such as '2024-03-01', got"
-                                  f" {shown(value)}.", field=field, value=value) from None
+            raise ValidationError(f"{field} must be a date such as '2024-03-01' or a time"
+                                  f" relative to now ({RELATIVE_FORMS}), got {shown(value)}.",
+                                  field=field, value=value) from None
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, date):
         return datetime.combine(value, time.max if end_of_day else time.min, tzinfo=UTC)
     raise ValidationError(f"{field} must be a date, a datetime or ISO text, got {shown(value)}.",
                           field=field, value=value)
+
+
+def _relative(value: str, field: str, end_of_day: bool) -> datetime | None:
+    try:
+        return relative_time(value, datetime.now(UTC), end_of_day)
+    except ValidationError as e:
+        raise ValidationError(f"{field}: {e}", field=field, value=value) from None
 
 
 def _text(max_len: int) -> Callable[[Any, str], Any]:
@@ -153,6 +170,7 @@ SERIES_FILTERS: dict[str, Callable[[Any, str], Any]] = {
     "sex": _text(16), "min_age": _age, "max_age": _age,
     "date_from": _date(False), "date_to": _date(True),
     "imported_from": _date(False), "imported_to": _date(True),
+    "in_list": _text(64),  # a list id, once the api has resolved the name
 }
 CASE_FILTERS: dict[str, Callable[[Any, str], Any]] = {
     "case_id": _text(64), "tags": lambda value, field: check_tags(value),
@@ -160,6 +178,7 @@ CASE_FILTERS: dict[str, Callable[[Any, str], Any]] = {
     "min_age": _age, "max_age": _age,
     "created_from": _date(False), "created_to": _date(True),
     "updated_from": _date(False), "updated_to": _date(True),
+    "in_list": _text(64),
 }
 
 

@@ -29,6 +29,7 @@ from ._checks import (
     uses_patient_fields,
 )
 from .agreement import label_agreement
+from .collections import resolve_list, with_preset
 from .cases import Case, first_revision, new_case_entries
 from .datasets import Dataset, build_dataset
 from .export import write_export
@@ -45,6 +46,18 @@ def _retag(current: list[str], operation: str, tags: list[str]) -> list[str]:
     if operation == "add":
         return current + [t for t in tags if t not in current]
     return [t for t in current if t not in tags]
+
+
+def facet_frame(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """Facet rows in a fixed facet order, largest counts first, with a ``label``."""
+    order = {"project": 0, "status": 1, "modality": 2, "tag": 3}
+    frame = frame.assign(rank=frame["facet"].map(order), count=frame["count"].astype("int64"))
+    frame = frame.sort_values(["rank", "count", "value"], ascending=[True, False, True],
+                              na_position="last")
+    labels = [names.get(v, v) if f == "project" else v
+              for f, v in zip(frame["facet"], frame["value"], strict=True)]
+    frame.insert(2, "label", labels)
+    return frame.drop(columns="rank").reset_index(drop=True)
 
 
 class CaseMethods:
@@ -151,13 +164,17 @@ class CaseMethods:
                      max_age: int | None = None, created_from: Any = None,
                      created_to: Any = None, updated_from: Any = None, updated_to: Any = None,
                      as_of: Any = None, sort: list[str] | None = None, limit: int = 200,
-                     offset: int = 0) -> pd.DataFrame:
+                     offset: int = 0, *, in_list: Any = None, preset: str | None = None
+                     ) -> pd.DataFrame:
         """Cases in the projects the current user can read, newest created first.
 
-        ``tags`` matches cases having all of them. ``as_of`` (a datetime) shows each
+        ``tags`` matches cases having all of them. Dates take a date, a datetime, ISO
+        text or a time relative to now (``updated_from="-7d"``). ``as_of`` shows each
         case as its revision current at that time: a snapshot of whole projects.
-        Patient columns show only with ``personalInfoView``, the preference and the
-        project's ``viewPersonalInfo``.
+        ``in_list`` keeps the cases of a list (its name, id or the ``ItemList``);
+        ``preset`` starts from a saved search (:meth:`save_search`), which the other
+        arguments given override. Patient columns show only with
+        ``personalInfoView``, the preference and the project's ``viewPersonalInfo``.
 
         Raises
         ------
@@ -168,14 +185,16 @@ class CaseMethods:
             A filter of the wrong type, ``limit`` above 200, more than 5 sort keys, an
             unknown sort column.
         """
-        filters = {"case_id": case_id, "tags": tags, "patient_id": patient_id,
-                   "patient_name": patient_name, "sex": sex, "min_age": min_age,
-                   "max_age": max_age, "created_from": created_from, "created_to": created_to,
-                   "updated_from": updated_from, "updated_to": updated_to}
-        sort = check_sort([] if sort is None else sort,
+        filters = with_preset(self, "cases", preset, {
+            "project_id": project_id, "case_id": case_id, "tags": tags,
+            "patient_id": patient_id, "patient_name": patient_name, "sex": sex,
+            "min_age": min_age, "max_age": max_age, "created_from": created_from,
+            "created_to": created_to, "updated_from": updated_from, "updated_to": updated_to,
+            "as_of": as_of, "in_list": in_list, "sort": sort})
+        sort = check_sort(filters.pop("sort") or [],
                           [c for c in search_sql.CASE_LATEST if c != "tags"]) or ["-created_at"]
         limit, offset = check_page(limit, offset)
-        as_of = as_utc(as_of, "as_of")
+        project_id, as_of = filters.pop("project_id"), as_utc(filters.pop("as_of"), "as_of")
         rights, wanted, filters = self._case_scope(project_id, filters, sort, "search_cases")
         frame = search_sql.search_cases(self._db(), filters, wanted, as_of, sort, limit, offset)
         preference = self.preferences()["personal_info_view"]
@@ -188,8 +207,9 @@ class CaseMethods:
     def count_cases(self, **filters: Any) -> int:
         """How many cases ``search_cases(**filters)`` finds over all its pages.
 
-        Takes the filters of :meth:`search_cases` (``project_id``, ``as_of`` and the
-        rest, not ``sort``, ``limit`` or ``offset``), with the same checks.
+        Takes the filters of :meth:`search_cases` (``project_id``, ``as_of``,
+        ``in_list``, ``preset`` and the rest, not ``sort``, ``limit`` or ``offset``),
+        with the same checks.
 
         >>> import circus_nb as cnb
         >>> store = cnb.demo_store()
@@ -208,19 +228,54 @@ class CaseMethods:
         ValidationError
             An unknown filter, or one of the wrong type.
         """
+        wanted, as_of, checked = self._case_counting(filters, "count_cases")
+        return search_sql.count_cases(self._db(), checked, wanted, as_of)
+
+    def case_facets(self, **filters: Any) -> pd.DataFrame:
+        """Counts of the cases ``search_cases(**filters)`` finds, by project, status,
+        modality (of each case's first series) and tag: what a browser shows above
+        its results. Columns ``facet, value, label, count`` (``label`` is the project's
+        name for projects, else the value), largest counts first within each facet.
+
+        >>> import circus_nb as cnb
+        >>> store = cnb.demo_store()
+        >>> case = store.create_case(store.projects()["project_id"][0],
+        ...                          [store.search_series(modality="MR")["series_uid"][0]],
+        ...                          tags=["teaching"])
+        >>> store.case_facets()[["facet", "label", "count"]].values.tolist()
+        [['project', 'Chest CT demo', 1], ['status', 'draft', 1], ['modality', 'MR', 1], \
+['tag', 'teaching', 1]]
+        >>> store.close()
+
+        Raises
+        ------
+        PermissionDenied, ValidationError
+            As :meth:`count_cases`.
+        """
+        wanted, as_of, checked = self._case_counting(filters, "case_facets")
+        frame = search_sql.case_facets(self._db(), checked, wanted, as_of)
+        return facet_frame(frame, projects.project_names(self._db(), wanted))
+
+    def _case_counting(self, filters: dict[str, Any], where: str
+                       ) -> tuple[list[str], Any, dict[str, Any]]:
+        """The projects, ``as_of`` and checked filters of a count or facets call."""
+        # a saved search's order means nothing to a count
+        filters = with_preset(self, "cases", filters.pop("preset", None), filters,
+                              ignore=("sort",))
         project_id = filters.pop("project_id", None)
         as_of = as_utc(filters.pop("as_of", None), "as_of")
-        _rights, wanted, checked = self._case_scope(project_id, filters, [], "count_cases")
-        return search_sql.count_cases(self._db(), checked, wanted, as_of)
+        _rights, wanted, checked = self._case_scope(project_id, filters, [], where)
+        return wanted, as_of, checked
 
     def dataset(self, project_id: str, tags: Iterable[str] | None = None,
                 status: str | None = None, as_of: Any = None, entry: int = 0, *,
-                progress: bool = True) -> Dataset:
+                in_list: Any = None, progress: bool = True) -> Dataset:
         """The project's cases that match, each frozen at a revision, for training.
 
         Each case comes at its latest revision, or at the one current at ``as_of``
         (a datetime or ISO date: cases created later are left out). ``tags``
-        matches cases having all of them, ``status`` the revision's status.
+        matches cases having all of them, ``status`` the revision's status, and
+        ``in_list`` keeps the cases of a list (its name, id or ``ItemList``).
         ``entry`` is the series entry each item reads; cases without one are left
         out with a ``CircusWarning``. Every image file is hashed now (a progress bar
         for many): the :class:`Dataset`'s ``fingerprint`` covers the cases, their
@@ -237,11 +292,13 @@ class CaseMethods:
         CircusError
             If an image file is missing or changed since its import.
         """
-        return build_dataset(self, project_id, tags, status, as_of, entry, progress)
+        return build_dataset(self, project_id, tags, status, as_of, entry, progress, in_list)
 
     def _case_scope(self, project_id: Any, filters: dict[str, Any], sort: list[str],
                     where: str) -> tuple[Rights, list[str], dict[str, Any]]:
         """The rights, the project ids searched and the checked filters of a case search."""
+        if filters.get("in_list") is not None:
+            filters = {**filters, "in_list": resolve_list(self, filters["in_list"], "cases")}
         filters = check_filters(filters, CASE_FILTERS, where)
         wanted = None if project_id is None else check_names(project_id, "project_id", 64,
                                                              item="project id")

@@ -61,6 +61,7 @@ from ..store import cases as cases_sql
 from ..store.datasets import dataset_cases
 from ._checks import as_utc, check_flag, check_id, check_path, check_tags
 from .cases import MAX_INDEX
+from .collections import resolve_list
 from .dataset_files import manifest, read_manifest, stored_entries, write_datalist, write_manifest
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ _BAR_FROM = 20  # files or cases: fewer finish before a bar would be worth drawi
 
 
 def build_dataset(store: Store, project_id: Any, tags: Any, status: Any, as_of: Any,
-                  entry: Any, progress: Any) -> Dataset:
+                  entry: Any, progress: Any, in_list: Any = None) -> Dataset:
     """The work of :meth:`Store.dataset`: check, choose the revisions, hash the files."""
     check_id(project_id, "project_id")
     tags = None if tags is None else check_tags(tags)
@@ -87,9 +88,10 @@ def build_dataset(store: Store, project_id: Any, tags: Any, status: Any, as_of: 
     entry = check_int(entry, "entry", 0, MAX_INDEX)
     progress = check_flag(progress, "progress")
     project = store.project(project_id)  # checks read
+    list_id = None if in_list is None else resolve_list(store, in_list, "cases")
     chosen, lacking = [], []
     con = store._db()
-    for case_id, index in dataset_cases(con, project_id, tags, status, as_of):
+    for case_id, index in dataset_cases(con, project_id, tags, status, as_of, list_id):
         revision = cases_sql.load_revision(con, case_id, index)  # read: checked above
         if entry < len(revision.series):
             chosen.append((case_id, index, revision.series[entry]))
@@ -100,6 +102,8 @@ def build_dataset(store: Store, project_id: Any, tags: Any, status: Any, as_of: 
                       f" not in the dataset (first: {lacking[0]}).", CircusWarning, stacklevel=3)
     query = {"project_id": project_id, "tags": tags, "status": status,
              "as_of": None if as_of is None else as_of.isoformat(), "entry": entry}
+    if list_id is not None:
+        query["in_list"] = list_id
     hashes = _hash_entries(store, [e for _, _, e in chosen], progress)
     cases = [FrozenCase(case_id, index, e, images)
              for (case_id, index, e), images in zip(chosen, hashes, strict=True)]

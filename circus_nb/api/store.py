@@ -70,6 +70,7 @@ from ._checks import (
     check_timeout,
     uses_patient_fields,
 )
+from . import collections
 from .case_methods import CaseMethods
 from .importing import ImportReport, import_dicom
 from .series import Series
@@ -540,12 +541,16 @@ class Store(CaseMethods):
                       max_age: int | None = None, date_from: Any = None, date_to: Any = None,
                       imported_from: Any = None, imported_to: Any = None,
                       sort: list[str] | None = None, limit: int = 200,
-                      offset: int = 0) -> pd.DataFrame:
+                      offset: int = 0, *, in_list: Any = None, preset: str | None = None
+                      ) -> pd.DataFrame:
         """Series in the current user's domains, newest import first.
 
         Text filters match substrings (case-insensitive); dates take a ``date``,
-        a ``datetime`` or ISO text, and ``*_to`` dates include their whole day.
-        Patient columns are ``None`` unless the user may see patient information.
+        a ``datetime``, ISO text or a time relative to now (``"-7d"``, ``"today"``),
+        and ``*_to`` dates include their whole day. ``in_list`` keeps the series of a
+        list; ``preset`` starts from a saved search, which the other arguments
+        override. Patient columns are ``None`` unless the user may see patient
+        information.
 
         Raises
         ------
@@ -556,12 +561,14 @@ class Store(CaseMethods):
             A filter of the wrong type, ``limit`` above 200, more than 5 sort keys, an
             unknown sort column.
         """
-        filters = {"modality": modality, "series_uid": series_uid, "study_uid": study_uid,
-                   "description": description, "patient_id": patient_id,
-                   "patient_name": patient_name, "sex": sex, "min_age": min_age,
-                   "max_age": max_age, "date_from": date_from, "date_to": date_to,
-                   "imported_from": imported_from, "imported_to": imported_to}
-        sort = check_sort([] if sort is None else sort,
+        filters = collections.with_preset(self, "series", preset, {
+            "modality": modality, "series_uid": series_uid, "study_uid": study_uid,
+            "description": description, "patient_id": patient_id,
+            "patient_name": patient_name, "sex": sex, "min_age": min_age,
+            "max_age": max_age, "date_from": date_from, "date_to": date_to,
+            "imported_from": imported_from, "imported_to": imported_to,
+            "in_list": in_list, "sort": sort})
+        sort = check_sort(filters.pop("sort") or [],
                           list(search_sql.SERIES_RESULT)) or ["-imported_at"]
         limit, offset = check_page(limit, offset)
         rights, filters = self._series_scope(filters, sort, "search_series")
@@ -575,8 +582,8 @@ class Store(CaseMethods):
     def count_series(self, **filters: Any) -> int:
         """How many series ``search_series(**filters)`` finds over all its pages.
 
-        Takes the filters of :meth:`search_series` (not ``sort``, ``limit`` or
-        ``offset``), with the same checks.
+        Takes the filters of :meth:`search_series` (``in_list`` and ``preset`` too,
+        not ``sort``, ``limit`` or ``offset``), with the same checks.
 
         >>> import circus_nb as cnb
         >>> store = cnb.demo_store()
@@ -591,17 +598,111 @@ class Store(CaseMethods):
         ValidationError
             An unknown filter, or one of the wrong type.
         """
+        filters = collections.with_preset(self, "series", filters.pop("preset", None),
+                                          filters, ignore=("sort",))
         rights, checked = self._series_scope(filters, [], "count_series")
         return search_sql.count_series(self._db(), checked, sorted(rights.domains))
 
     def _series_scope(self, filters: dict[str, Any], sort: list[str], where: str
                       ) -> tuple[Rights, dict[str, Any]]:
         """The rights and the checked filters of a series search or count."""
+        if filters.get("in_list") is not None:
+            filters = {**filters,
+                       "in_list": collections.resolve_list(self, filters["in_list"], "series")}
         filters = check_filters(filters, SERIES_FILTERS, where)
         rights = self.rights
         if uses_patient_fields(filters, sort):
             rights.require_patient_search()
         return rights, filters
+
+    # -- saved searches and lists -------------------------------------------------
+
+    def save_search(self, kind: str, name: str, **filters: Any) -> dict[str, Any]:
+        """Keep the arguments of a search under ``name``, for the current user.
+
+        ``kind`` is ``"cases"`` (the arguments of :meth:`search_cases`) or
+        ``"series"`` (:meth:`search_series`), without ``limit`` or ``offset``. The
+        search runs once to check them; they are kept as given, so a relative date
+        (``updated_from="-7d"``) means "the last 7 days" whenever the search runs.
+        Saving a name again replaces it. Run it with ``search_cases(preset=name)``
+        (or ``search_series``, ``count_*``, ``case_facets``). Returns what was kept.
+
+        Raises
+        ------
+        ValidationError
+            A bad kind or name, or filters the search refuses.
+        PermissionDenied
+            As the search itself.
+        """
+        return collections.save_search(self, kind, name, filters)
+
+    def searches(self, kind: str | None = None) -> pd.DataFrame:
+        """The current user's saved searches (``kind, name, filters, created_at``).
+
+        >>> import circus_nb as cnb
+        >>> store = cnb.demo_store()
+        >>> _ = store.save_search("cases", "this week", updated_from="-7d", tags=["nodule"])
+        >>> store.searches("cases")[["name", "filters"]].values.tolist()
+        [['this week', {'tags': ['nodule'], 'updated_from': '-7d'}]]
+        >>> store.delete_search("cases", "this week")
+        >>> len(store.searches())
+        0
+        >>> store.close()
+        """
+        return collections.searches(self, kind)
+
+    def delete_search(self, kind: str, name: str) -> None:
+        """Forget the current user's saved search ``name`` (``NotFoundError`` if none)."""
+        collections.delete_search(self, kind, name)
+
+    def create_list(self, kind: str, name: str, items: Iterable[str] = (),
+                    editors: Iterable[str] = ()) -> collections.ItemList:
+        """A new list of ``kind`` ``"cases"`` or ``"series"``, owned by the current user.
+
+        ``items`` are case ids (of projects you can read) or series UIDs (of your
+        domains); the members of the ``editors`` groups may see the list and add
+        and remove items. A name is unique among your lists of one kind.
+
+        >>> import circus_nb as cnb
+        >>> store = cnb.demo_store()
+        >>> review = store.create_list("cases", "to review", editors=["researchers"])
+        >>> store.lists()[["name", "kind", "items", "editors"]].values.tolist()
+        [['to review', 'cases', 0, ['researchers']]]
+        >>> store.get_list("to review").name
+        'to review'
+        >>> store.delete_list("to review")
+        >>> store.close()
+
+        Raises
+        ------
+        ValidationError
+            A bad kind or name, a name you already use, or bad ids.
+        NotFoundError
+            An unknown case, series or group.
+        PermissionDenied
+            A case of a project you cannot read, a series outside your domains.
+        """
+        return collections.create_list(self, kind, name, items, editors)
+
+    def lists(self, kind: str | None = None) -> pd.DataFrame:
+        """The lists you own or that are shared with one of your groups: ``list_id,
+        kind, name, owner, editors, items, created_at``, yours first."""
+        return collections.lists(self, kind)
+
+    def get_list(self, name: str, kind: str | None = None) -> collections.ItemList:
+        """Your list ``name`` (else one shared with you of that name), or the list
+        with that id; ``kind`` narrows to lists of cases or of series.
+
+        Raises
+        ------
+        NotFoundError
+            No such list that you can see (with the closest name).
+        """
+        return collections.get_list(self, name, kind)
+
+    def delete_list(self, name: str) -> None:
+        """Delete one of your lists (its owner only: ``PermissionDenied`` for editors)."""
+        collections.delete_list(self, name)
 
     def may_view_patient_info(self) -> bool:
         """Whether the current user sees patient information (privilege AND preference)."""

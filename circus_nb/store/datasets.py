@@ -16,7 +16,8 @@ from .search import CURRENT_AT
 
 
 def dataset_query(project_id: str, tags: Sequence[str] | None, status: str | None,
-                  as_of: datetime | None) -> tuple[str, list[Any]]:
+                  as_of: datetime | None, list_id: str | None = None
+                  ) -> tuple[str, list[Any]]:
     """``(case_id, revision index)`` of the matching cases, oldest case first.
 
     Latest revisions, or (``as_of``) the revision each case had then: cases created
@@ -27,6 +28,9 @@ def dataset_query(project_id: str, tags: Sequence[str] | None, status: str | Non
     if tags:
         conditions.append("c.tags @> ?")
         params.append(list(tags))
+    if list_id is not None:
+        conditions.append("c.case_id IN (SELECT item FROM list_items WHERE list_id = ?)")
+        params.append(list_id)
     if as_of is None:
         source, index, status_column = "cases c", "c.latest", "c.status"
     else:
@@ -43,6 +47,7 @@ def dataset_query(project_id: str, tags: Sequence[str] | None, status: str | Non
 
 
 def dataset_cases(con: Database, project_id: str, tags: Sequence[str] | None,
-                  status: str | None, as_of: datetime | None) -> list[tuple[str, int]]:
-    sql, params = dataset_query(project_id, tags, status, as_of)
+                  status: str | None, as_of: datetime | None, list_id: str | None = None
+                  ) -> list[tuple[str, int]]:
+    sql, params = dataset_query(project_id, tags, status, as_of, list_id)
     return [(case_id, int(index)) for case_id, index in con.execute(sql, params).fetchall()]

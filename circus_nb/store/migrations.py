@@ -180,6 +180,35 @@ MIGRATIONS: list[Migration] = [
                 key VARCHAR PRIMARY KEY,
                 value VARCHAR NOT NULL)""",),
     ),
+    Migration(
+        6,
+        "saved searches and lists of cases or series, per user, shared with groups",
+        (
+            """CREATE TABLE saved_searches (
+                email VARCHAR NOT NULL,
+                kind VARCHAR NOT NULL,  -- 'cases' or 'series'
+                name VARCHAR NOT NULL,
+                filters VARCHAR NOT NULL,  -- JSON: the search's arguments as given
+                created_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (email, kind, name))""",
+            """CREATE TABLE item_lists (
+                list_id VARCHAR PRIMARY KEY,
+                owner VARCHAR NOT NULL,
+                kind VARCHAR NOT NULL,  -- 'cases' or 'series'
+                name VARCHAR NOT NULL,  -- unique per owner and kind (checked on create)
+                created_at TIMESTAMPTZ NOT NULL)""",
+            # Members of these groups may see the list and add or remove its items.
+            """CREATE TABLE list_editors (
+                list_id VARCHAR NOT NULL,
+                group_name VARCHAR NOT NULL,
+                PRIMARY KEY (list_id, group_name))""",
+            """CREATE TABLE list_items (
+                list_id VARCHAR NOT NULL,
+                item VARCHAR NOT NULL,  -- a case id or a series UID
+                added_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (list_id, item))""",
+        ),
+    ),
 ]
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

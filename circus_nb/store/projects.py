@@ -100,6 +100,13 @@ def all_project_ids(con: Con) -> list[str]:
     return [r[0] for r in con.execute("SELECT project_id FROM projects").fetchall()]
 
 
+def project_names(con: Con, project_ids: Iterable[str]) -> dict[str, str]:
+    """``project_id -> name`` for those projects."""
+    rows = con.execute("SELECT project_id, name FROM projects WHERE project_id = ANY(?)",
+                       [sorted(project_ids)]).fetchall()
+    return dict(rows)
+
+
 def projects_frame(con: Con, project_ids: Iterable[str] | None) -> pd.DataFrame:
     """Projects as a DataFrame: all of them, or those in ``project_ids``."""
     ids = None if project_ids is None else sorted(project_ids)

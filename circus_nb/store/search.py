@@ -54,6 +54,7 @@ _SERIES_FILTERS = {
     "date_to": "series_date <= ?",
     "imported_from": "created_at >= ?",
     "imported_to": "created_at <= ?",
+    "in_list": "series_uid IN (SELECT item FROM list_items WHERE list_id = ?)",
 }
 
 
@@ -139,11 +140,12 @@ _CASE_FILTERS = {
     "created_to": "{created_at} <= ?",
     "updated_from": "{updated_at} >= ?",
     "updated_to": "{updated_at} <= ?",
+    "in_list": "{case_id} IN (SELECT item FROM list_items WHERE list_id = ?)",
 }
 
 
 # With only these, the page can be picked from the case rows before anything is joined.
-_HEAD_FILTERS = {"case_id", "tags", "created_from", "created_to"}
+_HEAD_FILTERS = {"case_id", "tags", "created_from", "created_to", "in_list"}
 _HEAD_SORT = {"case_id", "project_id", "created_at"}
 
 
@@ -194,6 +196,37 @@ WHERE c.project_id = ANY(?) AND c.tags @> ?'
     source = (f"cases c JOIN ({CURRENT_AT}) cur ON cur.case_id = c.case_id"
               if filters.keys() <= _HEAD_FILTERS else _CASE_FROM_AS_OF)
     return f"SELECT count(*) FROM {source} WHERE {where}", [as_of, *values]
+
+
+def case_facets_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any
+                      ) -> tuple[str, list[Any]]:
+    """Counts of the matching cases by project, status, modality (of the first series)
+    and tag, in one query: rows ``(facet, value, count)``.
+
+    >>> sql, params = case_facets_query({"tags": ["a"]}, ["p1"], None)
+    >>> sql.count("GROUP BY"), params
+    (4, [['p1'], ['a']])
+    """
+    columns = CASE_LATEST if as_of is None else CASE_AS_OF
+    where, values = _case_where(filters, project_ids, columns)
+    source = _CASE_FROM_LATEST if as_of is None else _CASE_FROM_AS_OF
+    matching = (f"SELECT {columns['project_id']} AS project_id, {columns['status']} AS status,"
+                f" s.modality AS modality, {columns['tags']} AS tags FROM {source}"
+                f" WHERE {where}")
+    groups = " UNION ALL ".join(
+        f"SELECT '{facet}' AS facet, {column} AS value, count(*) AS count FROM {rows}"
+        f" GROUP BY {column}"
+        for facet, column, rows in (("project", "project_id", "m"), ("status", "status", "m"),
+                                    ("modality", "modality", "m"),
+                                    ("tag", "tag", "(SELECT unnest(tags) AS tag FROM m) t")))
+    sql = f"WITH m AS MATERIALIZED ({matching}) {groups}"
+    return sql, ([] if as_of is None else [as_of]) + values
+
+
+def case_facets(con: Con, filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any
+                ) -> pd.DataFrame:
+    sql, params = case_facets_query(filters, project_ids, as_of)
+    return con.execute(sql, params).df()
 
 
 def search_cases(con: Con, filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any,

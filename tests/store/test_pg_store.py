@@ -129,3 +129,25 @@ def test_a_client_that_mounts_the_files_elsewhere_says_where(lab, tmp_path):
         assert other.series(lab.uid_a).volume().shape == (6, 32, 32)
     with cnb.Store.open(lab.path, user="admin@example.org", read_only=True) as same:
         assert same.data_dir == lab.data_dir  # recorded at creation
+
+
+def test_lists_and_saved_searches_on_a_users_own_role(lab):
+    lab.create_list("cases", "admin only", items=[lab.case_b])
+    shared = lab.create_list("cases", "shared", items=[lab.case_a], editors=["readers"])
+    lab.save_search("cases", "admin's", tags=["x"])
+    url = role_url(lab.path, "reader@example.org")
+    with cnb.Store.open(url, user="reader@example.org") as mine:
+        assert mine._db().user_role
+        mine.create_list("cases", "mine", items=[lab.case_a])
+        mine.save_search("cases", "recent", updated_from="-7d")
+        assert list(mine.search_cases(preset="recent")["case_id"]) == [lab.case_a]
+        mine.get_list("shared").remove([lab.case_a])  # an editor edits the items
+        con = mine._db()  # raw SQL, past every check in Python: the server hides the rest
+        assert sorted(r[0] for r in con.execute("SELECT name FROM item_lists").fetchall()) \
+            == ["mine", "shared"]
+        assert con.execute("SELECT name FROM saved_searches").fetchall() == [("recent",)]
+        with pytest.raises(cnb.PermissionDenied):
+            con.execute("INSERT INTO list_editors VALUES (?, 'readers')",
+                        [mine.get_list("shared").list_id])
+    assert shared.items == []
+    assert sorted(lab.lists()["name"]) == ["admin only", "shared"]  # not the reader's own

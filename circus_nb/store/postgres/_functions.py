@@ -78,6 +78,15 @@ FUNCTIONS: dict[str, tuple[str, str]] = {
                        WHERE rs.case_id = p_case AND rs.idx = p_idx - 1
                          AND rs.series_uid = p_series
                          AND c.project_id = ANY(circus_readable_projects(who)))"""),
+    # The lists a user sees: their own and those shared with one of their groups. A
+    # function, since the policies of item_lists and list_editors would otherwise
+    # refer to each other (a recursion the server refuses).
+    f"circus_visible_lists({_WHO})": ("VARCHAR[]", """
+        SELECT coalesce(array_agg(l.list_id ORDER BY l.list_id COLLATE "C"), '{}')
+        FROM item_lists l
+        WHERE l.owner = circus_email(who) OR EXISTS (
+            SELECT FROM list_editors e
+            WHERE e.list_id = l.list_id AND e.group_name = ANY(circus_groups(who)))"""),
 }
 
 # Revisions are append-only for user roles, so deleting a case (revisions included),

@@ -29,6 +29,10 @@ _CASE_WRITABLE = ("EXISTS (SELECT FROM {s}.cases c WHERE c.case_id = {t}.case_id
                   " AND {s}.circus_has_role(c.project_id, 'write'))")
 _READABLE = _among("project_id", "circus_readable_projects")
 _IN_MY_DOMAINS = "domains <@ (SELECT {s}.circus_domains())"
+_MINE = "{col} = (SELECT {{s}}.circus_email())"
+_LIST_VISIBLE = _among("list_id", "circus_visible_lists")
+_LIST_OWNED = ("EXISTS (SELECT FROM {s}.item_lists l WHERE l.list_id = {t}.list_id"
+               " AND l.owner = (SELECT {s}.circus_email()))")
 
 
 def _policies(case_domains: bool) -> dict[str, dict[str, tuple[str, str | None, str | None]]]:
@@ -88,6 +92,15 @@ def _policies(case_domains: bool) -> dict[str, dict[str, tuple[str, str | None, 
         "instances": {"read": ("SELECT", _MY_SERIES, None),
                       "import": ("INSERT", None, _MY_SERIES)},
         "thumbnails": {"cache": ("ALL", _MY_SERIES, _MY_SERIES)},
+        # Saved searches are the user's own; a list is its owner's to create, share
+        # and delete, and everyone it is shared with edits its items.
+        "saved_searches": {"own": ("ALL", _MINE.format(col="email"), _MINE.format(col="email"))},
+        "item_lists": {"read": ("SELECT", _LIST_VISIBLE, None),
+                       "create": ("INSERT", None, _MINE.format(col="owner")),
+                       "delete": ("DELETE", _MINE.format(col="owner"), None)},
+        "list_editors": {"read": ("SELECT", _LIST_VISIBLE, None),
+                         "owner": ("ALL", _LIST_OWNED, _LIST_OWNED)},
+        "list_items": {"edit": ("ALL", _LIST_VISIBLE, _LIST_VISIBLE)},
         "schema_migrations": {"read": ("SELECT", "true", None)},
         "settings": {"read": ("SELECT", "true", None)},  # where the files are
     }
@@ -112,6 +125,10 @@ _GRANTS = {
     "series": "INSERT",  # no SELECT: patient columns are read through the view only
     "instances": "SELECT, INSERT",
     "thumbnails": "SELECT, INSERT, UPDATE",
+    "saved_searches": "SELECT, INSERT, DELETE",
+    "item_lists": "SELECT, INSERT, DELETE",
+    "list_editors": "SELECT, INSERT, DELETE",
+    "list_items": "SELECT, INSERT, DELETE",
 }
 
 
