@@ -9,6 +9,7 @@ from . import sample
 from ._version import __version__
 from .api import Store
 from .api.cases import Case
+from .api.collections import ItemList
 from .api.datasets import Dataset
 from .api.importing import ImportReport
 from .api.series import Series
@@ -33,6 +34,7 @@ __all__ = [
     "Dataset",
     "ImageRange",
     "ImportReport",
+    "ItemList",
     "Label",
     "NotFoundError",
     "PartialVolume",

@@ -29,8 +29,8 @@ from ._checks import (
     uses_patient_fields,
 )
 from .agreement import label_agreement
-from .collections import resolve_list, with_preset
 from .cases import Case, first_revision, new_case_entries
+from .collections import resolve_list, with_preset
 from .datasets import Dataset, build_dataset
 from .export import write_export
 

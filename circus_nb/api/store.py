@@ -58,6 +58,7 @@ from ..store import search as search_sql
 from ..store import series as series_sql
 from ..store.catalog import DEFAULT_TIMEOUT, Catalog, is_server_url
 from ..store.sharing import open_elsewhere
+from . import collections
 from ._checks import (
     PATIENT_COLUMNS,
     SERIES_FILTERS,
@@ -70,7 +71,6 @@ from ._checks import (
     check_timeout,
     uses_patient_fields,
 )
-from . import collections
 from .case_methods import CaseMethods
 from .importing import ImportReport, import_dicom
 from .series import Series

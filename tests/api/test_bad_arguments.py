@@ -49,6 +49,15 @@ class World:
         store.import_dicom(sample_file, progress=False)
         self.uid = store.search_series()["series_uid"][0]
         self.case = self.new_case()
+        self.list = store.create_list("cases", "fuzz list", items=[self.case.case_id])
+
+    def saved_search(self) -> str:
+        name = self.name("s")
+        self.store.save_search("cases", name, tags=["a"])
+        return name
+
+    def new_list(self) -> str:
+        return self.store.create_list("cases", self.name("l")).name
 
     def new_case(self) -> cnb.Case:
         return self.store.create_case(self.project_id, [self.uid])
@@ -83,7 +92,7 @@ STORE_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
     "resolve_auto": lambda w: {"series_uid": w.uid},
     "related_series": lambda w: {"series_uid": w.uid},
     "search_series": lambda w: {},
-    "count_series": lambda w: dict.fromkeys(SERIES_FILTERS),
+    "count_series": lambda w: dict.fromkeys([*SERIES_FILTERS, "preset"]),
     "create_case": lambda w: {"project_id": w.project_id, "series": [w.uid], "tags": ()},
     "case": lambda w: {"case_id": w.case.case_id},
     "delete_case": lambda w: {"case_id": w.new_case().case_id},
@@ -91,12 +100,22 @@ STORE_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
     "label_agreement": lambda w: {"case_ids": w.case.case_id, "a": 0, "b": -1, "entry": 0,
                                   "missing": "raise", "progress": False},
     "search_cases": lambda w: {},
-    "count_cases": lambda w: dict.fromkeys([*CASE_FILTERS, "project_id", "as_of"]),
+    "count_cases": lambda w: dict.fromkeys([*CASE_FILTERS, "project_id", "as_of", "preset"]),
+    "case_facets": lambda w: dict.fromkeys([*CASE_FILTERS, "project_id", "as_of", "preset"]),
+    "save_search": lambda w: {"kind": "cases", "name": w.name("s"), "tags": ["a"],
+                              "in_list": "fuzz list"},
+    "searches": lambda w: {"kind": None},
+    "delete_search": lambda w: {"kind": "cases", "name": w.saved_search()},
+    "create_list": lambda w: {"kind": "cases", "name": w.name("l"), "items": [w.case.case_id],
+                              "editors": ["readers"]},
+    "lists": lambda w: {"kind": None},
+    "get_list": lambda w: {"name": "fuzz list", "kind": "cases"},
+    "delete_list": lambda w: {"name": w.new_list()},
     "export_cases": lambda w: {"case_ids": w.case.case_id,
                                "path": w.folder / f"{w.name('e')}.zip", "format": "mhd",
                                "labels": "isolated", "archive": "zip", "revision": None},
     "dataset": lambda w: {"project_id": w.project_id, "tags": None, "status": None,
-                          "as_of": None, "entry": 0, "progress": False},
+                          "as_of": None, "entry": 0, "in_list": None, "progress": False},
     "as_user": lambda w: {"email": "bob@example.org"},
 }
 CASE_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
@@ -120,7 +139,13 @@ SERIES_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
     "thumbnail": lambda w: {"instance_number": 1, "size": 16},
     "draw_thumbnails": lambda w: {"pv": "auto", "count": 2, "size": 16, "ax": None},
 }
-CALLS = {cnb.Store: STORE_CALLS, cnb.Case: CASE_CALLS, cnb.Series: SERIES_CALLS}
+LIST_CALLS: dict[str, Callable[[World], dict[str, Any]]] = {
+    "add": lambda w: {"ids": [w.case.case_id]},
+    "remove": lambda w: {"ids": ["not-in-it"]},
+    "share": lambda w: {"groups": ["readers"]},
+}
+CALLS = {cnb.Store: STORE_CALLS, cnb.Case: CASE_CALLS, cnb.Series: SERIES_CALLS,
+         cnb.ItemList: LIST_CALLS}
 # Public methods without arguments, and those tried in their own tests below.
 NO_ARGUMENTS = {"close", "users", "groups", "preferences", "may_view_patient_info", "history",
                 "instances", "resolve_auto"}
@@ -136,7 +161,7 @@ def _arguments(owner: type, name: str, valid: dict[str, Any]) -> list[str]:
 
 def _call(world: World, owner: type, name: str, kwargs: dict[str, Any]) -> Any:
     target = {cnb.Store: world.store, cnb.Case: world.case,
-              cnb.Series: world.store.series(world.uid)}[owner]
+              cnb.Series: world.store.series(world.uid), cnb.ItemList: world.list}[owner]
     if name == "draw_thumbnails":
         import matplotlib.pyplot as plt
 
@@ -161,7 +186,7 @@ def world(tmp_path_factory, samples):
 
 def test_every_public_method_is_tried():
     tried = set(STORE_CALLS) | set(CASE_CALLS) | NO_ARGUMENTS
-    tried |= set(SERIES_CALLS)
+    tried |= set(SERIES_CALLS) | set(LIST_CALLS)
     public = {name for owner in CALLS for name, value in vars(owner).items()
               if not name.startswith("_") and inspect.isfunction(value)}
     public |= {name for name, value in vars(cnb.api.case_methods.CaseMethods).items()
