@@ -314,7 +314,7 @@ class CaseMethods:
 
     def export_cases(self, case_ids: str | Sequence[str], path: str | Path,
                      format: str = "mhd", labels: str = "isolated", archive: str = "zip",
-                     revision: int | None = None) -> Path:
+                     revision: int | None = None, *, progress: bool = True) -> Path:
         """Write cases into one archive, CIRCUS style; return the archive's path.
 
         Per case, a folder ``<case_id>/`` holds ``data.json`` (the case and the
@@ -328,6 +328,8 @@ class CaseMethods:
         existing folder to write ``<case_id>.zip`` (``cases.zip`` for several cases)
         in. ``revision=None`` exports each case's latest revision, an integer that
         revision of every case. Nothing is left behind when the export fails.
+        ``case_ids`` may be an ``ItemList``. A progress bar counts the cases
+        (``progress=False`` for none).
 
         >>> import circus_nb as cnb
         >>> store = cnb.Store.create(None)
@@ -348,7 +350,7 @@ class CaseMethods:
             No such case, no such revision, or no folder to write ``path`` in.
         """
         return write_export(self, case_ids, path, format=format, labels=labels,
-                            archive=archive, revision=revision)
+                            archive=archive, revision=revision, progress=progress)
 
     def label_agreement(self, case_ids: str | Sequence[str], a: int | str, b: int | str,
                         entry: int = 0, *, missing: str = "raise",

@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .._system import DISK_FULL, alive
 from ..domain.case import Revision, SeriesEntry
@@ -65,7 +66,7 @@ from ..domain.series import Volume
 from ..domain.values import check_int, check_names, shown
 from ..errors import CircusError, CircusWarning, NotFoundError, ValidationError
 from ..formats.nifti import nifti_image
-from ._checks import check_path
+from ._checks import check_flag, check_path
 from .cases import MAX_INDEX, Case
 
 if TYPE_CHECKING:
@@ -358,14 +359,15 @@ def _disk_full(error: OSError, target: Path) -> CircusError:
 
 
 def write_export(store: Store, case_ids: Any, path: str | os.PathLike, format: str = "mhd",
-                 labels: str = "isolated", archive: str = "zip", revision: int | None = None
-                 ) -> Path:
+                 labels: str = "isolated", archive: str = "zip", revision: int | None = None,
+                 progress: bool = False) -> Path:
     """The work of :meth:`Store.export_cases`: check everything, then write the archive."""
     store.rights.require_global("downloadVolume", "Exporting volumes")
     _check_choice(format, "format", FORMATS)
     _check_choice(labels, "labels", LABEL_MODES)
     _check_choice(archive, "archive", ARCHIVES)
     _check_revision(revision)
+    progress = check_flag(progress, "progress")
     ids = check_case_ids(case_ids)
     target = target_path(check_path(path), ids, archive)
     chosen = []  # every case and revision is read (and checked) before writing starts
@@ -375,6 +377,7 @@ def write_export(store: Store, case_ids: Any, path: str | os.PathLike, format: s
         chosen.append((case, store.project(case.project_id).name, rev))
     _write_atomically(target, archive, (
         (f"{case.case_id}/{name}", data)
-        for case, project_name, rev in chosen
+        for case, project_name, rev in tqdm(chosen, desc="Exporting", unit="case",
+                                            disable=not progress)
         for name, data in case_files(case, project_name, rev, format, labels)))
     return target

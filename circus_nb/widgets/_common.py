@@ -19,7 +19,7 @@ False
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from html import escape
 from typing import Any
@@ -145,11 +145,13 @@ class TagPicker(widgets.HBox):
     ['nodule', 'ggo']
     """
 
-    def __init__(self, choices: Iterable[str] = (), value: Iterable[str] = ()):
+    def __init__(self, choices: Iterable[str] = (), value: Iterable[str] = (),
+                 colors: Mapping[str, str] | None = None):
         super().__init__(layout=widgets.Layout(flex_flow="row wrap"))
         self._handlers: list[Callable[[list[str]], Any]] = []
         self._quiet = Guard()
-        self.set_choices(choices, value)
+        self._colors: Mapping[str, str] = {}
+        self.set_choices(choices, value, colors)
 
     @property
     def choices(self) -> list[str]:
@@ -173,9 +175,12 @@ class TagPicker(widgets.HBox):
             for toggle in self.children:
                 toggle.value = toggle.description in values
 
-    def set_choices(self, choices: Iterable[str], value: Iterable[str] = ()) -> None:
-        """Offer ``choices`` (repeats dropped), ``value`` pressed."""
+    def set_choices(self, choices: Iterable[str], value: Iterable[str] = (),
+                    colors: Mapping[str, str] | None = None) -> None:
+        """Offer ``choices`` (repeats dropped), ``value`` pressed; ``colors`` maps a
+        tag to its project colour (a pressed chip is filled with it)."""
         pressed = set(value)
+        self._colors = dict(colors or {})
         self.children = tuple(self._toggle(name, name in pressed)
                               for name in dict.fromkeys(choices))
 
@@ -187,11 +192,19 @@ class TagPicker(widgets.HBox):
         toggle = widgets.ToggleButton(value=pressed, description=name, tooltip=name,
                                       icon="check" if pressed else "",
                                       layout=widgets.Layout(width="auto"))
+        self._paint(toggle)
         toggle.observe(self._on_toggle, "value")
         return toggle
 
+    def _paint(self, toggle: widgets.ToggleButton) -> None:
+        color = self._colors.get(toggle.description)
+        if color is not None:  # pressed: filled with the tag's colour; else its text
+            toggle.style.button_color = color if toggle.value else None
+            toggle.style.text_color = "white" if toggle.value else color
+
     def _on_toggle(self, change: dict) -> None:
         change["owner"].icon = "check" if change["new"] else ""
+        self._paint(change["owner"])
         if not self._quiet:
             for handler in self._handlers:
                 handler(self.value)
