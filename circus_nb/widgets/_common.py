@@ -65,6 +65,21 @@ def table_html(columns: Sequence[str], rows: Iterable[Sequence[Any]],
             f"</thead><tbody>{''.join(body)}</tbody></table>")
 
 
+def placeholder_html(text: str, size: int = THUMBNAIL_SIZE) -> str:
+    """A neutral grey square with a short ``text`` where a picture will be (an empty
+    ``widgets.Image`` would show a broken-image icon instead).
+
+    >>> placeholder_html("No image")  # doctest: +ELLIPSIS
+    '<div class="cnb-placeholder" style="...width:128px; height:128px...">No image</div>'
+    """
+    return (f'<div class="cnb-placeholder" style="box-sizing:border-box; width:{size}px;'
+            f" height:{size}px; display:flex; align-items:center; justify-content:center;"
+            " text-align:center; padding:8px; font-size:12px; line-height:1.3;"
+            " background:var(--jp-layout-color3, #e0e0e0);"
+            " color:var(--jp-ui-font-color2, #616161);"
+            f' border:1px solid var(--jp-border-color2, #cccccc)">{escape(text)}</div>')
+
+
 def message_html(text: str, kind: str = "info") -> str:
     """A one-line message; ``kind`` is ``error``, ``warning``, ``ok`` or ``info``."""
     if not text:

@@ -2,16 +2,35 @@
 
 Fill in some fields (modality, UIDs, description, series and import dates; patient
 fields too when you hold the global ``personalInfoView``), press Search, page through
-the results (the browser says how many series match in all), pick a row to see its
-middle image and details, and press New Case to open a :class:`NewCaseForm` for it
-under the browser.
+the results (the table says how many series match in all, "Series 1–50 of 1,234"),
+click a row to see its middle image and details, click a column's header to sort by
+it (again for descending), and press New Case to open a :class:`NewCaseForm` for the
+series under the browser.
 
-The total comes from ``store.count_series(**filters)``, asked once per search.
+The results are one :class:`~circus_nb.widgets._table.ResultsTable` (``table``): its
+``selected`` trait is the selected series, its ``sort`` the order of the results. The
+total comes from ``store.count_series(**filters)``, asked once per search.
 
 Every control has a Python method: ``search(**filters)``, ``next_page()``,
-``previous_page()``, ``select(uid)``, ``new_case()``. The methods show an error in
-the browser's message line *and* raise it (so a script stops where it failed); the
-buttons only show it (a notebook never gets a traceback from a click).
+``previous_page()``, ``select(uid)`` (a click on a row), ``sort(keys)`` (a click on a
+header), ``new_case()``. The methods show an error in the browser's message line
+*and* raise it (so a script stops where it failed); the clicks only show it (a
+notebook never gets a traceback from a click).
+
+>>> import circus_nb as cnb
+>>> store = cnb.demo_store()
+>>> browser = SeriesBrowser(store)
+>>> browser.table.caption
+'Series 1–5 of 5'
+>>> browser.table.selected = [browser.table.row_keys[0]]  # what a click on row 1 does
+>>> browser.selected == browser.results["series_uid"][0]
+True
+>>> browser.table.click_header("Series Description")  # what a click on the header does
+>>> browser.filters
+{'sort': ['series_description']}
+>>> browser.sort(["-series_description"])["series_description"].tolist()[:2]
+['Chest CT lung 2.5 mm', 'Chest CT feet to head']
+>>> store.close()
 """
 
 from __future__ import annotations
@@ -35,10 +54,11 @@ from ._common import (
     Message,
     ThumbnailCache,
     button,
+    placeholder_html,
     run_and_show,
-    table_html,
 )
 from ._common import text_of as _text
+from ._table import ResultsTable
 from .new_case import NewCaseForm
 
 __all__ = ["SEARCH_FILTERS", "SeriesBrowser", "check_date_order"]
@@ -52,16 +72,23 @@ DATE_PAIRS = (("date_from", "date_to", "Series from", "Series to"),
               ("imported_from", "imported_to", "Imported from", "Imported to"))
 COLUMNS = ("Modality", "Patient", "Series Description", "UID", "Images", "Series Date",
            "Import Date")
+#: The ``store.search_series`` sort key behind each column (the patient's needs
+#: ``personalInfoView``; the images sort by their number, the count the column shows).
+SORT_KEYS = ("modality", "patient_name", "series_description", "series_uid", "image_count",
+             "series_date", "imported_at")
+DEFAULT_SORT = ["-imported_at"]  # what the store sorts by when a search names no sort
 MASKED = "(masked)"
 NO_SELECTION = "<i>Select a series to see its middle image.</i>"
+NO_SERIES_PICTURE = "No series selected"
+NO_IMAGE_PICTURE = "No image"
+EN_DASH = "\u2013"  # between the first and the last row of a page: "Series 1–50 of 1,234"
 SEXES = ("F", "M", "O")
 MODALITIES = ("CT", "MR", "PT", "NM", "CR", "DX", "MG", "US", "XA", "RF", "OT")
 _TEXT_FILTERS = ("modality", "series_uid", "study_uid", "description", "patient_id",
                  "patient_name")
 _AGE_FILTERS = ("min_age", "max_age")
 _DATE_FILTERS = ("date_from", "date_to", "imported_from", "imported_to")
-_SELECTED_BACKGROUND = "#e8f0fe"
-_LABEL = {"description_width": "100px"}  # wide enough for "Imported from", "Patient name"
+_LABEL = {"description_width": "120px"}  # room for "Imported from", "Patient name" in any font
 
 
 class SeriesBrowser(widgets.VBox):
@@ -74,6 +101,8 @@ class SeriesBrowser(widgets.VBox):
     3
     >>> browser.select(browser.results["series_uid"][0]).description
     'Chest CT lung 2.5 mm'
+    >>> browser.table.selected == [browser.selected]
+    True
     >>> form = browser.new_case()
     >>> form.entries[0][0] == browser.results["series_uid"][0]
     True
@@ -96,8 +125,8 @@ class SeriesBrowser(widgets.VBox):
         self._quiet = Guard()
         self._build()
         super().__init__([self._fields, self._search_row, self.message, self.table,
-                          self._paging_row, self.row_picker, self._detail_row,
-                          self.new_case_box], layout=widgets.Layout(padding="4px"))
+                          self._paging_row, self._detail_row, self.new_case_box],
+                         layout=widgets.Layout(padding="4px"))
         self.search()
 
     # -- the controls ------------------------------------------------------------------
@@ -136,26 +165,26 @@ class SeriesBrowser(widgets.VBox):
         self.clear_button = button("Clear", tooltip="Empty every field")
         self._search_row = widgets.HBox([self.search_button, self.clear_button])
         self.message = Message()
-        self.table = widgets.HTML()
+        self.table = ResultsTable(columns=list(COLUMNS), empty_text="No series.",
+                                  layout=widgets.Layout(max_width="100%"))
         self.previous_button = button("Previous", tooltip="The previous page of results")
         self.next_button = button("Next", tooltip="The next page of results")
         self.page_label = widgets.HTML()
         self._paging_row = widgets.HBox([self.previous_button, self.page_label,
                                          self.next_button])
-        self.row_picker = widgets.Select(options=[], index=None, rows=8,
-                                         description="Series",
-                                         layout=widgets.Layout(width="95%"))
-        # hidden while it has no picture: an empty Image is a broken-image icon
+        # hidden while it has no picture (an empty Image is a broken-image icon): a grey
+        # placeholder stands there instead
         self.thumbnail = widgets.Image(format="png", layout=widgets.Layout(
             width=f"{THUMBNAIL_SIZE}px", height=f"{THUMBNAIL_SIZE}px", object_fit="contain",
             display="none"))
+        self.thumbnail_placeholder = widgets.HTML(placeholder_html(NO_SERIES_PICTURE))
         self.thumbnail_caption = widgets.HTML(NO_SELECTION)
         self.details = widgets.HTML()
         self.new_case_button = button("New Case", style="success",
                                       tooltip="Start a case with the selected series")
         self.new_case_button.disabled = True
         self._detail_row = widgets.HBox([
-            widgets.VBox([self.thumbnail, self.thumbnail_caption]),
+            widgets.VBox([self.thumbnail, self.thumbnail_placeholder, self.thumbnail_caption]),
             widgets.VBox([self.details, self.new_case_button],
                          layout=widgets.Layout(padding="0 0 0 12px"))])
         self.new_case_box = widgets.VBox()
@@ -165,7 +194,8 @@ class SeriesBrowser(widgets.VBox):
         self.previous_button.on_click(lambda _: run_and_show(self.message, self.previous_page))
         self.next_button.on_click(lambda _: run_and_show(self.message, self.next_page))
         self.new_case_button.on_click(lambda _: run_and_show(self.message, self.new_case))
-        self.row_picker.observe(self._on_pick, "value")
+        self.table.on_select(self._on_table_select)
+        self.table.on_sort(self._on_table_sort)
 
     # -- the Python side -------------------------------------------------------------------
 
@@ -243,6 +273,24 @@ class SeriesBrowser(widgets.VBox):
         """Empty every field (what the Clear button does); the results stay."""
         self._fill_fields({})
 
+    def sort(self, keys: list[str]) -> pd.DataFrame:
+        """Search again with the filters of the last search, sorted by ``keys`` (the sort
+        keys of ``store.search_series``, ``-`` first for descending); shows page 1.
+
+        What a click on a column's header does (the fields keep what they hold).
+        Raises (and shows) ``ValidationError`` for an unknown key, ``PermissionDenied``
+        for a patient key without ``personalInfoView``.
+        """
+        with self.message.reporting():
+            previous = self._filters
+            rest = {k: v for k, v in previous.items() if k != "sort"}
+            self._filters = {**rest, "sort": list(keys)} if keys else rest
+            try:
+                return self._load(0)
+            except Exception:
+                self._filters = previous
+                raise
+
     def next_page(self) -> pd.DataFrame:
         """Show the next page of the last search (what Next does)."""
         if not self._has_next:
@@ -266,17 +314,17 @@ class SeriesBrowser(widgets.VBox):
                                     field="series_uid", value=uid)
             series = self.store.series(uid)
         self._selected = uid
-        self._set_picker(uid)
+        with self._quiet():
+            self.table.selected = [uid]
         self._show_series(series)
         self.new_case_button.disabled = False
-        self._render_table()
         return series
 
     def new_case(self) -> NewCaseForm:
         """Open a New Case form for the selected series under the browser (New Case)."""
         with self.message.reporting():
             if self._selected is None:
-                raise ValidationError("Select a series first: pick a row of the results.",
+                raise ValidationError("Select a series first: click a row of the results.",
                                       field="series_uid")
             form = NewCaseForm(self.store, self._selected)
         close = button("Close", tooltip="Close the New Case form")
@@ -321,10 +369,10 @@ class SeriesBrowser(widgets.VBox):
         filters = {k: v for k, v in self._filters.items() if k != "sort"}
         return self.store.count_series(**filters)
 
-    def _span(self) -> str:
+    def _span(self, dash: str = "-") -> str:
         """``first-last of total`` of the page shown."""
         first = self.page * self.page_size
-        return f"{first + 1}-{first + len(self.results)} of {self._total}"
+        return f"{first + 1}{dash}{first + len(self.results)} of {self._total:,}"
 
     def _update_patient_fields(self) -> None:
         allowed = self.may_search_patients
@@ -345,11 +393,6 @@ class SeriesBrowser(widgets.VBox):
 
     def _render(self) -> None:
         self._render_table()
-        labels = [(self._label(i, row), row.series_uid)
-                  for i, row in enumerate(self.results.itertuples())]
-        with self._quiet():
-            self.row_picker.options = labels
-            self.row_picker.value = self._selected
         shown = f"series {self._span()}" if len(self.results) else "no series"
         pages = (f" of {max(1, -(-self._total // self.page_size))}"
                  if self._total is not None else "")
@@ -358,50 +401,62 @@ class SeriesBrowser(widgets.VBox):
         self.next_button.disabled = not self._has_next
 
     def _render_table(self) -> None:
-        if self.results.empty:
-            self.table.value = "<i>No series.</i>"
-            return
         masked = not self.store.may_view_patient_info()
-        uids = list(self.results["series_uid"])
-        self.table.value = table_html(
-            COLUMNS, (row_texts(row, masked) for row in self.results.itertuples()),
-            highlight=lambda i: _SELECTED_BACKGROUND if uids[i] == self._selected else None)
+        # sorting by patient needs personalInfoView; a masked column has nothing to sort
+        patient_sorts = self.may_search_patients and not masked
+        with self._quiet(), self.table.hold_sync():
+            self.table.sort_keys = [key if key != "patient_name" or patient_sorts else ""
+                                    for key in SORT_KEYS]
+            self.table.set_rows((row_texts(row, masked) for row in self.results.itertuples()),
+                                keys=list(self.results.get("series_uid", [])),
+                                selected=[] if self._selected is None else [self._selected])
+            self.table.sort = list(self._filters.get("sort") or DEFAULT_SORT)
+            self.table.caption = f"Series {self._span(EN_DASH)}" if len(self.results) else ""
 
-    def _label(self, i: int, row: Any) -> str:
-        number = self.page * self.page_size + i + 1
-        return (f"{number}. {row.modality or ''} | {row.series_description or ''} |"
-                f" {_images(row.images)} images | {row.series_uid}")
-
-    def _on_pick(self, change: dict) -> None:
-        if self._quiet or change["new"] is None:
+    def _on_table_select(self, keys: list[str]) -> None:
+        """A click on a row (or ``table.selected`` set from Python)."""
+        if self._quiet:
             return
-        run_and_show(self.message, lambda: self.select(change["new"]))
+        if not keys:
+            self._unselect()
+        elif keys[0] != self._selected:
+            run_and_show(self.message, lambda: self.select(keys[0]))
 
-    def _set_picker(self, uid: str | None) -> None:
-        with self._quiet():
-            self.row_picker.value = uid
+    def _on_table_sort(self, sort: list[str]) -> None:
+        """A click on a header (or ``table.sort`` set from Python)."""
+        if self._quiet:
+            return
+        run_and_show(self.message, lambda: self.sort(sort))
+        with self._quiet():  # a refused sort leaves the arrow where the results are
+            self.table.sort = list(self._filters.get("sort") or DEFAULT_SORT)
 
     def _unselect(self) -> None:
         self._selected = None
-        self._show_thumbnail(b"", NO_SELECTION)
+        with self._quiet():
+            self.table.clear_selection()
+        self._show_thumbnail(b"", NO_SELECTION, NO_SERIES_PICTURE)
         self.details.value = ""
         self.new_case_button.disabled = True
 
-    def _show_thumbnail(self, png: bytes, caption: str) -> None:
+    def _show_thumbnail(self, png: bytes, caption: str, placeholder: str = "") -> None:
+        """The picture, or (without one) the grey placeholder saying ``placeholder``."""
         self.thumbnail.value = png
         self.thumbnail.layout.display = None if png else "none"
+        self.thumbnail_placeholder.value = "" if png else placeholder_html(placeholder)
+        self.thumbnail_placeholder.layout.display = "none" if png else None
         self.thumbnail_caption.value = caption
 
     def _show_series(self, series: Series) -> None:
         numbers = list(series.images)
-        self._show_thumbnail(b"", "<i>No images.</i>")
+        self._show_thumbnail(b"", "<i>No images.</i>", NO_IMAGE_PICTURE)
         if numbers:
             middle = numbers[len(numbers) // 2]
             try:
                 self._show_thumbnail(ThumbnailCache(series, capacity=1).png(middle),
                                      f"image #{middle} (middle)")
             except Exception as e:  # a picture that cannot be drawn must not hide the rest
-                self._show_thumbnail(b"", f"<i>No thumbnail: {escape(str(e))}</i>")
+                self._show_thumbnail(b"", f"<i>No thumbnail: {escape(str(e))}</i>",
+                                     NO_IMAGE_PICTURE)
         self.details.value = describe_series(series)
 
 

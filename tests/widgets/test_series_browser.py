@@ -1,7 +1,8 @@
-"""SeriesBrowser driven through its traits and methods: search, paging, select, New Case.
+"""SeriesBrowser driven through its traits and methods: search, paging, select, sort,
+New Case.
 
-The Python methods (``search``, ``select``, ``new_case``) show an error in the message
-line and raise it; the buttons only show it.
+The Python methods (``search``, ``select``, ``sort``, ``new_case``) show an error in the
+message line and raise it; the buttons and the table's clicks only show it.
 """
 
 import datetime
@@ -15,17 +16,19 @@ from circus_nb.widgets.series_browser import (
     MASKED,
     NO_SELECTION,
     SEARCH_FILTERS,
+    SORT_KEYS,
     SeriesBrowser,
+    row_texts,
 )
 from tests.conftest import as_user
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def _rows(browser):
-    """The body rows of the results table, as HTML text per row."""
-    body = browser.table.value.split("<tbody>")[1]
-    return body.split("</tr>")[:-1]
+def _row(browser, uid):
+    """The texts of the table's row of series ``uid``, by column."""
+    table = browser.table
+    return dict(zip(table.columns, table.rows[table.row_keys.index(uid)], strict=True))
 
 
 def test_opens_with_every_series_and_the_section_7_columns(imported, samples):
@@ -33,14 +36,23 @@ def test_opens_with_every_series_and_the_section_7_columns(imported, samples):
     assert browser.page_size == 50
     assert len(browser.results) == len(samples[1])
     assert set(browser.results["series_uid"]) == {s.series_uid for s in samples[1].values()}
-    for column in COLUMNS:
-        assert f">{column}</th>" in browser.table.value
+    assert browser.table.columns == list(COLUMNS)
     localizer = samples[1]["chest_ct_localizer"].series_uid
-    row = next(r for r in _rows(browser) if localizer in r)
-    assert ">61 (1-62)</td>" in row and ">CT</td>" in row
-    assert ">Chest CT 5 mm with localizer</td>" in row
-    assert len(browser.row_picker.options) == len(samples[1])
-    assert browser.row_picker.value is None and browser.selected is None
+    row = _row(browser, localizer)
+    assert row["Images"] == "61 (1-62)" and row["Modality"] == "CT"
+    assert row["Series Description"] == "Chest CT 5 mm with localizer"
+    assert browser.table.selected == [] and browser.selected is None
+    assert not hasattr(browser, "row_picker")  # one table: no second list of the rows
+
+
+def test_the_table_rows_are_the_results(imported):
+    browser = SeriesBrowser(imported, page_size=4)
+    masked = not imported.may_view_patient_info()
+    assert browser.table.row_keys == list(browser.results["series_uid"])
+    assert browser.table.rows == [row_texts(r, masked) for r in browser.results.itertuples()]
+    browser.next_page()
+    assert browser.table.row_keys == list(browser.results["series_uid"])
+    assert browser.table.caption == "Series 5\u20136 of 6"
 
 
 def test_search_filters_results_and_fields(imported, samples):
@@ -50,8 +62,8 @@ def test_search_filters_results_and_fields(imported, samples):
     assert list(frame["series_uid"]) == [samples[1]["mr_interleaved"].series_uid]
     assert list(frame.columns) == list(imported.search_series(modality="mr").columns)
     assert browser.modality.value == "mr" and browser.filters == {"modality": "mr"}
-    assert ">48</td>" in browser.table.value
-    assert ">Axial PD/T2 dual echo</td>" in browser.table.value
+    assert browser.table.rows[0][COLUMNS.index("Images")] == "48"
+    assert browser.table.rows[0][COLUMNS.index("Series Description")] == "Axial PD/T2 dual echo"
     browser.clear()
     browser.description.value = "LUNG"
     browser.search_button.click()
@@ -61,15 +73,18 @@ def test_search_filters_results_and_fields(imported, samples):
     browser.date_from.value = datetime.date(2100, 1, 1)
     browser.search_button.click()
     assert browser.results.empty and "No series match" in browser.message.text
-    assert "No series." in browser.table.value
+    assert browser.table.rows == [] and browser.table.empty_text == "No series."
+    assert browser.table.caption == ""
 
 
-def test_html_in_descriptions_is_escaped(imported):
+def test_html_in_descriptions_is_text_for_the_table(imported):
     imported._db().execute("UPDATE series SET series_description = '<b>x</b> & y'"
                            " WHERE modality = 'MR'")
     browser = SeriesBrowser(imported)
-    assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in browser.table.value
-    assert "<b>x</b>" not in browser.table.value
+    uid = browser.search(modality="MR")["series_uid"][0]
+    # the view sets each cell's textContent: markup shows as typed, never as HTML
+    assert _row(browser, uid)["Series Description"] == "<b>x</b> & y"
+    assert "textContent" in browser.table._esm and "innerHTML" not in browser.table._esm
 
 
 def test_bad_values_and_unknown_filters_are_shown(imported):
@@ -85,7 +100,8 @@ def test_bad_values_and_unknown_filters_are_shown(imported):
 def test_patient_column_is_masked_without_privilege(cases):
     with as_user(cases, "reader"):
         browser = SeriesBrowser(cases)
-        assert {r.count(f">{MASKED}</td>") for r in _rows(browser)} == {1}
+        assert {row[COLUMNS.index("Patient")] for row in browser.table.rows} == {MASKED}
+        assert browser.table.sort_keys[COLUMNS.index("Patient")] == ""  # does not sort
         assert browser.patient_name.disabled and browser.sex.disabled
         assert "personalInfoView" in browser.patient_note.value
         assert not browser.date_from.disabled
@@ -95,8 +111,9 @@ def test_patient_column_shows_names_with_privilege_and_preference(imported, samp
     imported.set_preference("personal_info_view", True)
     browser = SeriesBrowser(imported)
     jane = samples[1]["chest_ct_lung"].series_uid
-    row = next(r for r in _rows(browser) if jane in r)
-    assert ">Doe^Jane (CNB-0001)</td>" in row and MASKED not in browser.table.value
+    assert _row(browser, jane)["Patient"] == "Doe^Jane (CNB-0001)"
+    assert not any(MASKED in row for row in browser.table.rows)
+    assert browser.table.sort_keys[COLUMNS.index("Patient")] == "patient_name"
     assert not browser.patient_name.disabled and browser.patient_note.value == ""
 
 
@@ -136,7 +153,7 @@ def test_paging_uses_limit_and_offset(imported, samples):
     assert browser.next_button.disabled and not browser.previous_button.disabled
     assert "series 5-6" in browser.page_label.value
     assert set(first + second) == {s.series_uid for s in samples[1].values()}
-    assert browser.row_picker.options[0][0].startswith("5. ")
+    assert browser.table.caption == "Series 5\u20136 of 6"
     browser.next_page()  # nothing after the last page
     assert list(browser.results["series_uid"]) == second
     browser.previous_page()
@@ -156,15 +173,18 @@ def test_select_shows_the_middle_thumbnail_and_a_description(imported, samples):
     assert "#31" in browser.thumbnail_caption.value  # the middle of 1-60
     assert "Chest CT lung 2.5 mm" in browser.details.value and uid in browser.details.value
     assert "1-60 (60 images)" in browser.details.value
-    assert browser.row_picker.value == uid and not browser.new_case_button.disabled
-    row = next(r for r in _rows(browser) if uid in r)
-    assert "background" in row
+    assert browser.table.selected == [uid] and not browser.new_case_button.disabled
     other = samples[1]["mr_interleaved"].series_uid
-    browser.row_picker.value = other  # picking a row selects it
+    browser.table.selected = [other]  # a click on its row
     assert browser.selected == other and "Axial PD/T2 dual echo" in browser.details.value
+    browser.table._on_message(browser.table, {"type": "click", "key": uid}, [])
+    assert browser.selected == uid and browser.table.selected == [uid]
+    browser.table.clear_selection()
+    assert browser.selected is None and browser.new_case_button.disabled
     with pytest.raises(cnb.NotFoundError, match="not among the results"):
         browser.select("1.2.3.4")
     assert browser.message.kind == "error"
+    browser.select(other)
     browser.search(modality="CT")  # the selected MR series leaves the results
     assert browser.selected is None and browser.new_case_button.disabled
 
@@ -190,23 +210,85 @@ def test_new_case_opens_a_form_with_the_selected_series(cases):
         assert browser.new_case_box.children == ()
 
 
-def test_no_empty_image_shows_before_a_series_is_selected(imported, samples):
+def test_a_grey_placeholder_and_no_empty_image_show_before_a_series_is_selected(imported,
+                                                                                samples):
     browser = SeriesBrowser(imported)
     assert browser.thumbnail.layout.display == "none"  # an empty Image is a broken icon
     assert browser.thumbnail_caption.value == NO_SELECTION
+    placeholder = browser.thumbnail_placeholder
+    assert placeholder.layout.display is None
+    assert "cnb-placeholder" in placeholder.value and "No series selected" in placeholder.value
     browser.select(samples[1]["chest_ct_lung"].series_uid)
     assert browser.thumbnail.layout.display is None
     assert bytes(browser.thumbnail.value).startswith(PNG)
+    assert placeholder.layout.display == "none"
     browser.search(modality="MR")  # the selected series leaves the results
     assert browser.thumbnail.layout.display == "none"
     assert browser.thumbnail_caption.value == NO_SELECTION
+    assert placeholder.layout.display is None and "No series selected" in placeholder.value
+
+
+def test_a_series_without_a_picture_shows_the_placeholder(imported, samples, monkeypatch):
+    browser = SeriesBrowser(imported)
+    monkeypatch.setattr(cnb.Series, "thumbnail", lambda *a, **k: 1 / 0)
+    browser.select(samples[1]["chest_ct_lung"].series_uid)
+    assert browser.thumbnail.layout.display == "none"
+    assert "No image" in browser.thumbnail_placeholder.value
+    assert "No thumbnail: division by zero" in browser.thumbnail_caption.value
+    assert not browser.new_case_button.disabled  # the series can still start a case
+
+
+def test_a_click_on_a_header_sorts_and_a_second_click_reverses(imported):
+    browser = SeriesBrowser(imported)
+    table = browser.table
+    assert table.sort == ["-imported_at"]  # the store's order when none is asked for
+    patient = COLUMNS.index("Patient")  # masked (the preference is off): nothing to sort
+    assert table.sort_keys == [k if i != patient else "" for i, k in enumerate(SORT_KEYS)]
+    column = COLUMNS.index("Series Description")
+    table._on_message(table, {"type": "header", "column": column}, [])
+    descriptions = [row[column] for row in table.rows]
+    assert descriptions == sorted(descriptions) and len(set(descriptions)) > 2
+    assert browser.filters == {"sort": ["series_description"]} and browser.page == 0
+    table.click_header("Series Description")
+    assert [row[column] for row in table.rows] == descriptions[::-1]
+    assert table.sort == ["-series_description"]
+    frame = browser.sort(["image_count"])  # the Python twin of a click on Images
+    assert list(frame["image_count"]) == sorted(frame["image_count"])
+    assert table.sort == ["image_count"]
+
+
+def test_sorting_keeps_the_filters_and_the_fields(imported):
+    browser = SeriesBrowser(imported)
+    browser.search(modality="CT")
+    browser.description.value = "typed, not searched"
+    browser.sort(["series_date"])
+    assert browser.filters == {"modality": "CT", "sort": ["series_date"]}
+    assert set(browser.results["modality"]) == {"CT"}
+    assert browser.description.value == "typed, not searched"
+    browser.sort([])
+    assert browser.filters == {"modality": "CT"} and browser.table.sort == ["-imported_at"]
+    assert browser.search(sort=["-series_uid"]) is browser.results  # search sorts too
+    assert browser.table.sort == ["-series_uid"]
+
+
+def test_a_refused_sort_is_shown_and_leaves_the_results(cases):
+    with as_user(cases, "reader"):
+        browser = SeriesBrowser(cases)
+        before = list(browser.results["series_uid"])
+        with pytest.raises(cnb.PermissionDenied):
+            browser.sort(["patient_name"])
+        assert browser.filters == {} and browser.message.kind == "error"
+        browser.table.sort = ["patient_name"]  # what a click would do, were it sortable
+        assert browser.message.kind == "error"  # shown, not raised
+        assert browser.table.sort == ["-imported_at"]  # the arrow shows the results' order
+        assert list(browser.results["series_uid"]) == before
 
 
 def test_every_field_label_has_room_for_its_text(imported):
     browser = SeriesBrowser(imported)
     for name in [n for n in SEARCH_FILTERS if n != "sort"]:  # sort has no field
         field = getattr(browser, name)
-        assert field.style.description_width == "100px", name
+        assert field.style.description_width == "120px", name
 
 
 def _counting(store, calls):
@@ -229,9 +311,11 @@ def test_the_total_comes_from_count_series(imported, samples, monkeypatch):
     assert browser.message.text == "Showing series 5-6 of 6."
     assert "Page 2 of 2" in browser.page_label.value and browser.next_button.disabled
     assert len(calls) == 1  # paging reuses the count of its search
+    assert browser.table.caption == "Series 5\u20136 of 6"
     browser.search(modality="CT", sort=["series_description"])
     assert calls[-1] == {"modality": "CT"}  # the filters, without the sort
     assert browser.message.text == "Showing series 1-4 of 5."
+    assert browser.table.caption == "Series 1\u20134 of 5"
 
 
 def test_one_page_needs_no_count(imported, monkeypatch):
