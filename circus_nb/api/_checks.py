@@ -178,6 +178,7 @@ CASE_FILTERS: dict[str, Callable[[Any, str], Any]] = {
     "min_age": _age, "max_age": _age,
     "created_from": _date(False), "created_to": _date(True),
     "updated_from": _date(False), "updated_to": _date(True),
+    "status": lambda value, field: check_text(value, field, 64, line=True),
     "in_list": _text(64),
 }
 

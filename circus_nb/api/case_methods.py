@@ -164,11 +164,12 @@ class CaseMethods:
                      max_age: int | None = None, created_from: Any = None,
                      created_to: Any = None, updated_from: Any = None, updated_to: Any = None,
                      as_of: Any = None, sort: list[str] | None = None, limit: int = 200,
-                     offset: int = 0, *, in_list: Any = None, preset: str | None = None
-                     ) -> pd.DataFrame:
+                     offset: int = 0, *, status: str | None = None, in_list: Any = None,
+                     preset: str | None = None) -> pd.DataFrame:
         """Cases in the projects the current user can read, newest created first.
 
-        ``tags`` matches cases having all of them. Dates take a date, a datetime, ISO
+        ``tags`` matches cases having all of them, ``status`` the status of the
+        latest revision (or of the one at ``as_of``). Dates take a date, a datetime, ISO
         text or a time relative to now (``updated_from="-7d"``). ``as_of`` shows each
         case as its revision current at that time: a snapshot of whole projects.
         ``in_list`` keeps the cases of a list (its name, id or the ``ItemList``);
@@ -190,7 +191,7 @@ class CaseMethods:
             "patient_id": patient_id, "patient_name": patient_name, "sex": sex,
             "min_age": min_age, "max_age": max_age, "created_from": created_from,
             "created_to": created_to, "updated_from": updated_from, "updated_to": updated_to,
-            "as_of": as_of, "in_list": in_list, "sort": sort})
+            "as_of": as_of, "status": status, "in_list": in_list, "sort": sort})
         sort = check_sort(filters.pop("sort") or [],
                           [c for c in search_sql.CASE_LATEST if c != "tags"]) or ["-created_at"]
         limit, offset = check_page(limit, offset)

@@ -140,6 +140,7 @@ _CASE_FILTERS = {
     "created_to": "{created_at} <= ?",
     "updated_from": "{updated_at} >= ?",
     "updated_to": "{updated_at} <= ?",
+    "status": "{status} = ?",
     "in_list": "{case_id} IN (SELECT item FROM list_items WHERE list_id = ?)",
 }
 

@@ -212,3 +212,14 @@ def test_facets_count_the_current_filter(cases, three):
     assert list(first["facet"].drop_duplicates()) == ["project", "status", "modality", "tag"]
     cases.save_search("cases", "b", tags=["b"])
     assert _facets(cases.case_facets(preset="b")) == _facets(cases.case_facets(tags=["b"]))
+
+
+def test_search_by_status_latest_and_as_of(cases, three):
+    lung = three[0]
+    then = datetime.now(UTC)
+    cases.case(lung.case_id).save("reviewed", status="done")
+    assert list(cases.search_cases(status="done")["case_id"]) == [lung.case_id]
+    assert cases.count_cases(status="done", as_of=then) == 0
+    assert cases.count_cases(status="draft", as_of=then) == 3
+    with pytest.raises(cnb.ValidationError, match="status must be one line"):
+        cases.search_cases(status="a\nb")
