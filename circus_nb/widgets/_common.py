@@ -193,7 +193,7 @@ class TagPicker(widgets.HBox):
     def set_choices(self, choices: Iterable[str], value: Iterable[str] = (),
                     colors: Mapping[str, str] | None = None) -> None:
         """Offer ``choices`` (repeats dropped), ``value`` pressed; ``colors`` maps a
-        tag to its project colour (a pressed chip is filled with it)."""
+        tag to its project colour (its chip's text)."""
         pressed = set(value)
         self._colors = dict(colors or {})
         self.children = tuple(self._toggle(name, name in pressed)
@@ -212,10 +212,10 @@ class TagPicker(widgets.HBox):
         return toggle
 
     def _paint(self, toggle: widgets.ToggleButton) -> None:
-        color = self._colors.get(toggle.description)
-        if color is not None:  # pressed: filled with the tag's colour; else its text
-            toggle.style.button_color = color if toggle.value else None
-            toggle.style.text_color = "white" if toggle.value else color
+        # A toggle button's style has no background colour: the tag's colour is its
+        # text, bold when pressed (beside the check mark).
+        toggle.style.text_color = self._colors.get(toggle.description)
+        toggle.style.font_weight = "bold" if toggle.value else ""
 
     def _on_toggle(self, change: dict) -> None:
         change["owner"].icon = "check" if change["new"] else ""

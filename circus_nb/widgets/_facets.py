@@ -31,7 +31,7 @@ def _bar(label: str, count: int, largest: int, color: str) -> str:
     width = max(1, round(100 * count / largest))
     return (f'<div title="{escape(label)}: {count}" style="display:flex; align-items:center;'
             ' gap:4px; margin:1px 0">'
-            f'<span style="width:90px; overflow:hidden; text-overflow:ellipsis;'
+            f'<span style="width:110px; overflow:hidden; text-overflow:ellipsis;'
             f' white-space:nowrap">{escape(label)}</span>'
             f'<span style="flex:1; background:var(--jp-layout-color2, #eee); height:10px">'
             f'<span class="cnb-facet-bar" style="display:block; height:10px; width:{width}%;'
