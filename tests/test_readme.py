@@ -73,7 +73,7 @@ def in_user_folder(tmp_path, monkeypatch):
 
 
 def test_the_readme_has_its_examples():
-    assert len(blocks("python")) == 5
+    assert len(blocks("python")) == 6
     assert any("circus-nb" in block for block in blocks("bash"))
 
 
