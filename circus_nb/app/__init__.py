@@ -5,25 +5,33 @@
 to find its store: ``CIRCUS_NB_STORE`` (a store folder) and ``CIRCUS_NB_USER``. (Run
 without them, in JupyterLab or as a test, the notebook makes a throw-away demo store.)
 
->>> environment("/data/store", "ann@example.org", {"LANG": "C"})
-{'LANG': 'C', 'CIRCUS_NB_STORE': '/data/store', 'CIRCUS_NB_USER': 'ann@example.org'}
+>>> env = environment("/data/store", "ann@example.org", {"LANG": "C"})
+>>> env["CIRCUS_NB_STORE"], env["CIRCUS_NB_USER"], env["LANG"]
+('/data/store', 'ann@example.org', 'C')
+>>> env["JUPYTER_PATH"] == str(JUPYTER_DIR)  # where Voila finds the template circus-nb
+True
 >>> voila_command(8866, open_browser=False)[4:]  # after python -m voila NOTEBOOK
-['--strip_sources=True', '--Voila.ip=127.0.0.1', '--port=8866', '--Voila.port_retries=0',
- '--no-browser']
+['--template=circus-nb', '--strip_sources=True', '--Voila.ip=127.0.0.1', '--port=8866',
+ '--Voila.port_retries=0', '--no-browser']
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["DEMO_USER", "HOST", "STORE_VARIABLE", "TOUR", "USER_VARIABLE", "environment",
-           "free_port", "voila_command"]
+__all__ = ["DEMO_USER", "HOST", "JUPYTER_DIR", "STORE_VARIABLE", "TEMPLATE", "TOUR",
+           "USER_VARIABLE", "environment", "free_port", "voila_command"]
 
 #: The widgets tour, shipped as package data (``notebooks/08_widgets_tour.ipynb`` links here).
 TOUR = Path(__file__).with_name("widgets_tour.ipynb")
+#: A Jupyter data folder holding the Voila template ``circus-nb``: the lab template
+#: without the stylesheets it would fetch from a CDN.
+JUPYTER_DIR = Path(__file__).with_name("jupyter")
+TEMPLATE = "circus-nb"
 STORE_VARIABLE = "CIRCUS_NB_STORE"
 USER_VARIABLE = "CIRCUS_NB_USER"
 #: Whom the tour acts as when nobody says: the demo's reader and writer.
@@ -40,14 +48,16 @@ def free_port() -> int:
 
 def environment(store: str, user: str, base: Mapping[str, str]) -> dict[str, str]:
     """``base`` (the app's own environment) with the tour's variables naming ``store``
-    and ``user``."""
-    return {**base, STORE_VARIABLE: store, USER_VARIABLE: user}
+    and ``user``, and :data:`JUPYTER_DIR` first on ``JUPYTER_PATH``."""
+    path = os.pathsep.join(p for p in (str(JUPYTER_DIR), base.get("JUPYTER_PATH")) if p)
+    return {**base, STORE_VARIABLE: store, USER_VARIABLE: user, "JUPYTER_PATH": path}
 
 
 def voila_command(port: int, open_browser: bool = True, notebook: Path = TOUR) -> list[str]:
     """The command that serves ``notebook`` on ``http://127.0.0.1:port/``: outputs only
     (no code cell is sent to the page), and no other port when that one is taken."""
-    command = [sys.executable, "-m", "voila", str(notebook), "--strip_sources=True",
+    command = [sys.executable, "-m", "voila", str(notebook), f"--template={TEMPLATE}",
+               "--strip_sources=True",
                f"--Voila.ip={HOST}", f"--port={port}", "--Voila.port_retries=0"]
     if not open_browser:
         command.append("--no-browser")
