@@ -17,10 +17,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from . import app
 from ._version import __version__
 from .api import Store
 from .demo import demo_store
@@ -28,18 +30,23 @@ from .errors import CircusError, NotFoundError
 
 DEFAULT_DEMO_PATH = "circus-nb-demo"
 DEFAULT_NOTEBOOK = "notebooks/01_quickstart.ipynb"
-STORE_VARIABLE = "CIRCUS_NB_STORE"
+STORE_VARIABLE = app.STORE_VARIABLE
 ADMIN = "admin@example.org"
 CATALOG = "catalog.duckdb"
 DESCRIPTION = """Curate medical-imaging cases from DICOM files: make a store, import
-DICOM into it, list and export its cases, or open the demo in JupyterLab. Every
-command is a shell over the Python API (import circus_nb as cnb)."""
+DICOM into it, list and export its cases, open the demo in JupyterLab, or serve the
+widgets tour as a teaching app. Every command is a shell over the Python API
+(import circus_nb as cnb)."""
 EPILOG = """examples:
   circus-nb create my-store
   circus-nb import my-store path/to/dicom archive.zip
   circus-nb cases my-store --tag nodule
   circus-nb export my-store CASE_ID --to cases.zip --format nifti
-  circus-nb demo --headless --fresh"""
+  circus-nb demo --headless --fresh
+  circus-nb app --store my-store --user ann@example.org"""
+APP_DESCRIPTION = """Serve the widgets tour (the notebook 08_widgets_tour, shipped with the
+package) on http://127.0.0.1:N/ with Voila: its text and widgets, no code. Needs Voila:
+pip install "circus-nb[app]"."""
 
 
 # -- checks that speak of the shell ----------------------------------------------------------
@@ -197,7 +204,43 @@ def _execute(notebook: Path, out: Path) -> Path:
     return out
 
 
+def _app(args: argparse.Namespace) -> int:
+    try:
+        import voila  # noqa: F401  (only to know it is there: Voila runs in its own process)
+    except ImportError:
+        raise CircusError('circus-nb app needs Voila, which is not installed. Install it with:'
+                          ' pip install "circus-nb[app]"', field="voila") from None
+    if args.store is not None:
+        return _serve(args, _store_folder(args.store).resolve(), args.user)
+    if args.user != app.DEMO_USER:
+        raise CircusError(f"--user names a user of --store; without --store the app opens a"
+                          f" fresh demo store as {app.DEMO_USER}. Give --store PATH too.",
+                          field="user", value=args.user)
+    # a folder of its own: two apps at once do not share (or delete) each other's store
+    with tempfile.TemporaryDirectory(prefix="circus-nb-app-", ignore_cleanup_errors=True) as tmp:
+        store = Path(tmp) / "demo"
+        demo_store(store).close()
+        return _serve(args, store, app.DEMO_USER, what="a fresh demo store")
+
+
+def _serve(args: argparse.Namespace, store: Path, user: str, what: str = "") -> int:
+    port = args.port or app.free_port()
+    command = app.voila_command(port, open_browser=not args.no_browser)
+    print(f"Serving the widgets tour on {what or 'the store'} {store} as {user} at"
+          f" http://{app.HOST}:{port}/ (Ctrl+C stops it)...", flush=True)
+    try:
+        return subprocess.call(command, env=app.environment(str(store), user, os.environ))
+    except KeyboardInterrupt:
+        return 0
+
+
 # -- the parser ----------------------------------------------------------------------------------
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, got {text!r}")
+    return int(text)
 
 
 def _user_option(parser: argparse.ArgumentParser) -> None:
@@ -273,6 +316,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--notebook", default=DEFAULT_NOTEBOOK,
                       help="the notebook to open or run (default: %(default)s)")
     demo.set_defaults(run=_demo)
+
+    serve = commands.add_parser("app", help="serve the widgets tour as a teaching app (Voila:"
+                                            " a page of widgets, no code shown)",
+                                description=APP_DESCRIPTION)
+    serve.add_argument("--store", metavar="PATH",
+                       help="a store folder to open (default: a fresh demo store in a"
+                            " temporary folder, deleted when the app stops)")
+    serve.add_argument("--user", default=app.DEMO_USER, metavar="EMAIL",
+                       help="the user to act as in --store (default: %(default)s)")
+    serve.add_argument("--port", type=_port, metavar="N", help="the port of http://127.0.0.1:N/"
+                                                  " (default: a free one)")
+    serve.add_argument("--no-browser", action="store_true",
+                       help="print the address only; open no browser")
+    serve.set_defaults(run=_app)
     return parser
 
 

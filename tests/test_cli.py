@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import circus_nb as cnb
+from circus_nb.app import TOUR
 from circus_nb.cli import main
 
 QUICKSTART = str(Path(__file__).resolve().parents[1] / "notebooks" / "01_quickstart.ipynb")
@@ -107,6 +108,74 @@ def test_a_notebook_that_fails_is_reported_in_one_line(tmp_path, capsys):
     assert status == 1
     assert "broken.ipynb stopped at an error (ZeroDivisionError: division by zero)" in err
     assert (tmp_path / "broken.executed.ipynb").is_file()
+
+
+# -- app ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def voila_calls(monkeypatch):
+    """What ``circus-nb app`` would run: ``(command, env, store seen)`` per call, Voila not
+    started. The store is looked at during the call (a demo store lives only that long)."""
+    calls = []
+
+    def call(command, env):
+        path = Path(env["CIRCUS_NB_STORE"])
+        with cnb.Store.open(path, user=env["CIRCUS_NB_USER"], read_only=True) as store:
+            calls.append((command, env, path, len(store.search_series())))
+        return 0
+
+    monkeypatch.setattr("subprocess.call", call)
+    return calls
+
+
+def test_app_serves_the_packaged_tour_on_a_store(tmp_path, capsys, voila_calls):
+    cnb.demo_store(tmp_path / "s").close()
+    status, out, _ = run(capsys, "app", "--store", tmp_path / "s", "--user", "bob@example.org",
+                         "--port", 8123, "--no-browser")
+    assert status == 0
+    [(command, env, _, _)] = voila_calls
+    assert command[1:4] == ["-m", "voila", str(TOUR)]
+    assert TOUR.is_file() and TOUR.parent.name == "app"  # package data
+    for flag in ("--strip_sources=True", "--Voila.ip=127.0.0.1", "--port=8123", "--no-browser"):
+        assert flag in command
+    assert (env["CIRCUS_NB_STORE"], env["CIRCUS_NB_USER"]) == (str(tmp_path / "s"),
+                                                               "bob@example.org")
+    assert "http://127.0.0.1:8123/" in out
+
+
+def test_app_without_a_store_makes_a_demo_store_per_run(capsys, voila_calls):
+    for _ in range(2):
+        status, out, _ = run(capsys, "app")
+        assert status == 0 and "a fresh demo store" in out
+    (_, env, one, series), (last, _, two, _) = voila_calls
+    assert one != two and series == 5  # the demo's series, as alice sees them
+    assert env["CIRCUS_NB_USER"] == "alice@example.org"
+    assert not one.exists() and not two.exists()  # deleted when the app stopped
+    assert "--no-browser" not in last
+    port = int(next(a for a in last if a.startswith("--port=")).split("=")[1])
+    assert f"http://127.0.0.1:{port}/" in out and port > 0  # a free port, chosen
+
+
+def test_app_without_voila_says_how_to_install_it(monkeypatch, capsys, voila_calls):
+    monkeypatch.setitem(sys.modules, "voila", None)  # import voila raises ImportError
+    status, out, err = run(capsys, "app", "--no-browser")
+    assert status == 1 and out == "" and voila_calls == []
+    assert err.strip() == ('circus-nb: circus-nb app needs Voila, which is not installed.'
+                           ' Install it with: pip install "circus-nb[app]"')
+
+
+def test_app_arguments_are_checked_before_voila_starts(tmp_path, capsys, voila_calls):
+    status, _, err = run(capsys, "app", "--store", tmp_path / "none")
+    assert status == 1 and "No store at" in err and "circus-nb create" in err
+    status, _, err = run(capsys, "app", "--user", "bob@example.org")
+    assert status == 1 and "--user names a user of --store" in err
+    for port in ("0", "http", "70000"):
+        with pytest.raises(SystemExit) as done:
+            main(["app", "--port", port])
+        assert done.value.code == 2
+        assert "a port is a number from 1 to 65535" in capsys.readouterr().err
+    assert voila_calls == []
 
 
 # -- create, import, info, cases, export ------------------------------------------------------
@@ -217,7 +286,7 @@ def test_version_and_help(capsys):
         main(["--help"])
     text = capsys.readouterr().out
     assert "``" not in text and ":class:" not in text
-    for command in ("create", "import", "info", "cases", "export", "demo"):
+    for command in ("create", "import", "info", "cases", "export", "demo", "app"):
         assert command in text
 
 

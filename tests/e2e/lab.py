@@ -37,7 +37,7 @@ def find_chromium() -> str | None:
     return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -90,13 +90,10 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
 
 
-@contextmanager
-def jupyterlab(root_dir: Path, home: Path) -> Iterator[Server]:
-    """A fresh JupyterLab serving ``root_dir`` on a free port, its own config, data and
-    runtime folders in ``home``; stopped on exit."""
-    settings = home / "app-settings"
-    settings.mkdir(parents=True)
-    (settings / "overrides.json").write_text(json.dumps(SETTINGS))
+def jupyter_environment(home: Path) -> dict[str, str]:
+    """This process's environment with Jupyter's config, data and runtime folders (and
+    IPython's, matplotlib's) in ``home``: a server started with it finds nothing of the
+    machine's own settings."""
     env = dict(os.environ)
     for name, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
                       ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython"),
@@ -104,7 +101,18 @@ def jupyterlab(root_dir: Path, home: Path) -> Iterator[Server]:
                       ("JUPYTERLAB_WORKSPACES_DIR", "workspaces")]:
         env[name] = str(home / sub)
     env.pop("JUPYTER_PATH", None)
-    port, token = _free_port(), secrets.token_hex(16)
+    return env
+
+
+@contextmanager
+def jupyterlab(root_dir: Path, home: Path) -> Iterator[Server]:
+    """A fresh JupyterLab serving ``root_dir`` on a free port, its own config, data and
+    runtime folders in ``home``; stopped on exit."""
+    settings = home / "app-settings"
+    settings.mkdir(parents=True)
+    (settings / "overrides.json").write_text(json.dumps(SETTINGS))
+    env = jupyter_environment(home)
+    port, token = free_port(), secrets.token_hex(16)
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
                "--ServerApp.port_retries=0", f"--ServerApp.token={token}",
                "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={root_dir}",
