@@ -97,13 +97,8 @@ def circus_nb_app(store: Path, home: Path) -> Iterator[App]:
 
 
 def select_series(series_browser, uid: str) -> None:
-    """Pick the row of series ``uid`` in the SeriesBrowser with the mouse.
-
-    Today the rows are picked in a list under the table (``row_picker``, a Select whose
-    options end with the UID); when a clickable results table replaces it, only this
-    function changes.
-    """
-    series_browser.get_by_label("Series", exact=True).locator("option", has_text=uid).click()
+    """Click the row of series ``uid`` in the SeriesBrowser's results table."""
+    series_browser.locator(f'.cnb-table tbody tr[data-key="{uid}"]').click()
 
 
 def make_case(page, expect, series_browser, uid: str, double_click: bool) -> str:
