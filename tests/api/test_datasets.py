@@ -194,7 +194,7 @@ def test_bad_arguments_are_refused_with_the_rule(train):
     with pytest.raises(cnb.ValidationError, match="entry"):
         train.dataset(pid, entry=-1)
     with pytest.raises(cnb.ValidationError, match="as_of"):
-        train.dataset(pid, as_of="yesterday")
+        train.dataset(pid, as_of="the day before")
     with pytest.raises(cnb.ValidationError):
         train.dataset(pid, tags="nodule\n")
     with pytest.raises(cnb.NotFoundError):
