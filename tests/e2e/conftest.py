@@ -159,6 +159,11 @@ def workspace(tmp_path_factory, chromium_path) -> Iterator[Workspace]:
     to_import = root / "to_import"
     cnb.sample.write_ct_series(to_import, n=4, size=16, description="Imported in the browser")
     (to_import / "readme.txt").write_text("Notes that came with the images.")
+    write_notebook(notebooks / "series_browser.ipynb", [  # a demo store of its own
+        "import circus_nb as cnb",
+        "from circus_nb.widgets import SeriesBrowser",
+        "demo = cnb.demo_store()",
+        "browser = SeriesBrowser(demo); browser"])
     write_notebook(notebooks / "browse_and_import.ipynb", [
         *OPEN_STORE,
         "browser = SeriesBrowser(store, page_size=2); browser",

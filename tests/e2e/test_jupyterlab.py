@@ -10,8 +10,10 @@ store in this process. Screenshots go to the test's own temporary folder, or ref
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
+import urllib.request
 
 import pytest
 
@@ -226,7 +228,7 @@ def test_series_browser_and_import_panel_as_a_user_sees_them(page, expect, serve
     browser.get_by_role("button", name="Search", exact=True).click()
     expect(browser.get_by_text("Series from (2024-05-02) is after Series to (2024-05-01): the"
                                " dates are reversed")).to_be_visible()
-    browser.get_by_label("Series", exact=True).select_option(index=0)  # the first row
+    browser.locator(".cnb-table tbody tr").first.click()  # the first row
     expect(browser.get_by_text(re.compile(r"^image #\d+ \(middle\)$"))).to_be_visible()
     assert browser.locator("img").evaluate_all(
         "imgs => imgs.filter(i => i.offsetParent !== null && i.naturalWidth > 0).length") == 1
@@ -245,3 +247,119 @@ def test_series_browser_and_import_panel_as_a_user_sees_them(page, expect, serve
     expect(panel.get_by_text("Skipped (not DICOM)")).to_be_visible()
     screenshot(panel, "import_panel.png")
 
+
+
+def test_series_browser_selects_with_a_click_on_a_row_and_sorts_with_a_header(
+        page, expect, server, screenshot):
+    run_notebook(page, server, "series_browser.ipynb")
+    browser = page.locator(".jp-OutputArea-output").filter(
+        has=page.get_by_role("button", name="New Case")).first
+    table = browser.locator(".cnb-table")
+    expect(table.get_by_text("Series 1\u20135 of 5", exact=True)).to_be_visible(
+        timeout=90_000)
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(5)
+    new_case = browser.get_by_role("button", name="New Case")
+    expect(new_case).to_be_disabled()
+    # before a series is selected: a grey placeholder, no image (no broken-image icon)
+    expect(browser.locator(".cnb-placeholder")).to_have_text("No series selected")
+    assert browser.locator("img").evaluate_all(BROKEN_IMAGES) == 0
+    assert browser.locator(".widget-label").evaluate_all(CUT_LABELS) == []
+    headers = table.locator("thead th")
+    expect(headers).to_have_text(["Modality", "Patient", "Series Description", "UID",
+                                  "Images", "Series Date", "Import Date \u25BC"])
+    header_colours = headers.first.evaluate(
+        "th => [getComputedStyle(th).color, getComputedStyle(th).backgroundColor]")
+    assert header_colours[0] != header_colours[1], header_colours
+    screenshot(browser, "series_browser_unselected.png")
+
+    # a click on a row: it is highlighted, its thumbnail drawn, New Case enabled
+    row = rows.filter(has_text="Abdomen CT 5 mm")
+    row.click()
+    expect(row).to_have_attribute("aria-selected", "true")
+    expect(new_case).to_be_enabled()
+    expect(browser.get_by_text(re.compile(r"^image #\d+ \(middle\)$"))).to_be_visible()
+    expect(browser.locator(".cnb-placeholder")).to_have_count(0)
+    assert browser.locator("img").evaluate_all(
+        "imgs => imgs.filter(i => i.offsetParent !== null && i.naturalWidth > 0).length") == 1
+    assert row.evaluate("r => getComputedStyle(r).backgroundColor") != "rgba(0, 0, 0, 0)"
+    # a Ctrl + click on another row: this table selects one row at a time
+    other = rows.filter(has_text="Chest CT lung 2.5 mm")
+    other.click(modifiers=["Control"])
+    expect(other).to_have_attribute("aria-selected", "true")
+    expect(table.locator('tbody tr[aria-selected="true"]')).to_have_count(1)
+
+    # a long cell is cut with an ellipsis; its title holds the whole text
+    uid_cell = other.locator("td").nth(3)
+    uid = uid_cell.get_attribute("title")
+    assert uid.startswith("1.2.") and len(uid) > 40
+    assert uid_cell.evaluate("td => getComputedStyle(td).textOverflow") == "ellipsis"
+
+    # a click on a header sorts by it, ascending; a second click, descending
+    cells = table.locator("tbody tr td:nth-child(3)")
+    texts = sorted(t.strip() for t in cells.all_inner_texts())
+    assert len(set(texts)) == 5 and cells.all_inner_texts() != texts  # not in order yet
+    description = table.locator("thead th", has_text="Series Description")
+    description.click()
+    expect(description).to_have_text("Series Description \u25B2")
+    expect(description).to_have_attribute("aria-sort", "ascending")
+    expect(cells).to_have_text(texts)  # the arrow first, the rows when the search is back
+    expect(other).to_have_attribute("aria-selected", "true")  # still selected, moved
+    screenshot(browser, "series_browser_sorted.png")
+    description.click()
+    expect(description).to_have_text("Series Description \u25BC")
+    expect(cells).to_have_text(texts[::-1])
+    # the patient column does not sort for a user without personalInfoView
+    patient = table.locator("thead th", has_text="Patient")
+    assert "cnb-sortable" not in (patient.get_attribute("class") or "")
+    patient.click()
+    expect(description).to_have_text("Series Description \u25BC")
+
+
+def _theme(server, name: str) -> None:
+    """Make ``name`` JupyterLab's theme (for the pages opened from now on)."""
+    body = json.dumps({"raw": json.dumps({"theme": name})}).encode()
+    request = urllib.request.Request(
+        f"{server.url}/lab/api/settings/@jupyterlab/apputils-extension:themes", data=body,
+        method="PUT", headers={"Authorization": f"token {server.token}",
+                               "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30):
+        pass
+
+
+def _contrast(locator) -> float:
+    """The WCAG contrast of ``locator``'s text on its background (both opaque here)."""
+    return locator.evaluate("""e => {
+        const rgb = s => s.match(/[\\d.]+/g).slice(0, 3).map(Number);
+        const lum = c => { const [r, g, b] = c.map(v => { v /= 255;
+            return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+            return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+        const style = getComputedStyle(e);
+        const [a, b] = [lum(rgb(style.color)), lum(rgb(style.backgroundColor))];
+        return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    }""")
+
+
+def test_the_results_table_reads_in_the_light_and_the_dark_theme(page, expect, server,
+                                                                 screenshot):
+    contrasts = {}
+    try:
+        for theme, light in [("JupyterLab Light", "true"), ("JupyterLab Dark", "false")]:
+            _theme(server, theme)
+            run_notebook(page, server, "series_browser.ipynb")
+            page.locator(f'body[data-jp-theme-light="{light}"]').wait_for(state="attached")
+            table = page.locator(".cnb-table").first
+            expect(table.get_by_text("Series 1\u20135 of 5", exact=True)).to_be_visible(
+                timeout=90_000)
+            table.locator("tbody tr").first.click()
+            expect(table.locator('tbody tr[aria-selected="true"]')).to_have_count(1)
+            header = table.locator("thead th").first
+            contrasts[theme] = _contrast(header), header.evaluate(
+                "th => getComputedStyle(th).backgroundColor")
+            screenshot(table, f"results_table_{'light' if light == 'true' else 'dark'}.png")
+            server.shutdown_kernels()
+    finally:
+        _theme(server, "JupyterLab Light")  # the server keeps the setting for later tests
+    assert all(contrast > 4.5 for contrast, _ in contrasts.values()), contrasts
+    light, dark = (contrasts[t][1] for t in ("JupyterLab Light", "JupyterLab Dark"))
+    assert light != dark, contrasts  # the header follows the theme
