@@ -156,6 +156,15 @@ class ItemList:
     ``len``, iteration and ``in`` see the items that still exist; ``add`` and
     ``remove`` take up to 1,000 ids at a time; ``share(groups)`` (the owner only)
     lets the members of those groups see and edit it.
+
+    >>> import circus_nb as cnb
+    >>> store = cnb.demo_store()
+    >>> picked = store.create_list("series", "to label")
+    >>> isinstance(picked, cnb.ItemList), len(picked.add(store.search_series()["series_uid"]))
+    (True, 5)
+    >>> picked.share(["students"]).editors, len(picked.remove(picked.items[:2]))
+    (['students'], 3)
+    >>> store.close()
     """
 
     def __init__(self, store: Store, list_id: str, kind: str, name: str, owner: str):

@@ -18,6 +18,7 @@ False
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -256,3 +257,17 @@ def labelled(text: str, widget: widgets.Widget, width: str = "90px") -> widgets.
     """``widget`` with a label on its left (for controls that have no description)."""
     label = widgets.Label(text, layout=widgets.Layout(width=width, min_width=width))
     return widgets.HBox([label, widget], layout=widgets.Layout(align_items="center"))
+
+
+def date_of(value: Any) -> dt.date | None:
+    """What a DatePicker can show of a date filter (``None`` when it cannot)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return pd.Timestamp(str(value)).date()
+    except ValueError:
+        return None

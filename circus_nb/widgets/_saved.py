@@ -31,7 +31,7 @@ from ..api.store import Store
 from ..errors import ValidationError
 from ._common import Guard, Message, button, run_and_show
 
-__all__ = ["SearchTools"]
+__all__ = ["SavedSearchesAndLists", "SearchTools", "expand_preset"]
 
 NONE = ("—", "")
 
@@ -153,3 +153,39 @@ class SearchTools(widgets.VBox):
     def _on_preset(self, change: dict) -> None:
         if change["new"] and not self._quiet:
             run_and_show(self.message, lambda: self.apply_preset(change["new"]))
+
+
+def expand_preset(store: Store, kind: str, filters: dict[str, Any]) -> dict[str, Any]:
+    """The filters a search with ``preset`` stands for (the given ones on top), for a
+    browser's fields to show."""
+    name = filters.get("preset")
+    if not name:
+        return filters
+    saved = store.searches(kind).set_index("name")["filters"].get(name, {})
+    return {**saved, **{k: v for k, v in filters.items() if k != "preset"}}
+
+
+class SavedSearchesAndLists:
+    """The methods both browsers offer for their :class:`SearchTools` (``self.tools``)."""
+
+    tools: SearchTools
+
+    def save_search(self, name: str) -> dict[str, Any]:
+        """Keep the filters of the last search as the saved search ``name``."""
+        return self.tools.save_search(name)
+
+    def apply_preset(self, name: str) -> Any:
+        """Search with the saved search ``name``."""
+        return self.tools.apply_preset(name)
+
+    def add_to_list(self, name: str | ItemList) -> ItemList:
+        """Add the selected rows to a list (its name, id or ``ItemList``)."""
+        return self.tools.add_selected(name)
+
+    def remove_from_list(self, name: str | ItemList) -> ItemList:
+        """Remove the selected rows from a list."""
+        return self.tools.remove_selected(name)
+
+    def new_list(self, name: str) -> ItemList:
+        """A new list of the selected rows."""
+        return self.tools.new_list(name)

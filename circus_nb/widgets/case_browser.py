@@ -40,13 +40,12 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ..api._checks import as_utc
-from ..api.collections import ItemList
 from ..api.store import Store
 from ..errors import ValidationError
-from ._common import Message, TagPicker, button, labelled, run_and_show
+from ._common import Message, TagPicker, button, date_of, labelled, run_and_show
 from ._common import text_of as _text
 from ._facets import facets_html
-from ._saved import SearchTools
+from ._saved import SavedSearchesAndLists, SearchTools, expand_preset
 from ._table import ResultsTable
 
 __all__ = ["CASE_FILTERS", "CaseBrowser"]
@@ -71,7 +70,7 @@ _DATES = (("created_from", "Created from"), ("created_to", "Created to"),
 _LABEL = {"description_width": "100px"}
 
 
-class CaseBrowser(widgets.VBox):
+class CaseBrowser(SavedSearchesAndLists, widgets.VBox):
     """Search, select and act on the cases of the projects you can read."""
 
     def __init__(self, store: Store, page_size: int = 50):
@@ -226,7 +225,7 @@ class CaseBrowser(widgets.VBox):
             self.facets = self.store.case_facets(**_counting(filters))
             self._filters, self.page, self.results = filters, 0, frame
             self._total = sum(self.facet_counts("project").values())
-            self._fill_fields(self._expanded(filters))
+            self._fill_fields(expand_preset(self.store, "cases", filters))
             self._render()
         return self.results
 
@@ -336,28 +335,6 @@ class CaseBrowser(widgets.VBox):
             self.open_box.children = (self.opened,)
         return self.opened
 
-    # -- saved searches and lists ---------------------------------------------------------
-
-    def save_search(self, name: str) -> dict[str, Any]:
-        """Keep the current filters as the saved search ``name``."""
-        return self.tools.save_search(name)
-
-    def apply_preset(self, name: str) -> pd.DataFrame:
-        """Search with the saved search ``name``."""
-        return self.tools.apply_preset(name)
-
-    def add_to_list(self, name: str | ItemList) -> ItemList:
-        """Add the selected cases to a list."""
-        return self.tools.add_selected(name)
-
-    def remove_from_list(self, name: str | ItemList) -> ItemList:
-        """Remove the selected cases from a list."""
-        return self.tools.remove_selected(name)
-
-    def new_list(self, name: str) -> ItemList:
-        """A new list of the selected cases."""
-        return self.tools.new_list(name)
-
     # -- helpers --------------------------------------------------------------------------
 
     def _run(self, filters: dict[str, Any]) -> pd.DataFrame:
@@ -398,13 +375,6 @@ class CaseBrowser(widgets.VBox):
                 colors.setdefault(tag.name, tag.color)
         return colors
 
-    def _expanded(self, filters: dict[str, Any]) -> dict[str, Any]:
-        """The filters a preset stands for, the given ones on top."""
-        if not filters.get("preset"):
-            return filters
-        saved = self.store.searches("cases").set_index("name")["filters"][filters["preset"]]
-        return {**saved, **{k: v for k, v in filters.items() if k != "preset"}}
-
     def _fill_fields(self, filters: dict[str, Any]) -> None:
         projects = filters.get("project_id") or []
         projects = [projects] if isinstance(projects, str) else list(projects)
@@ -418,7 +388,7 @@ class CaseBrowser(widgets.VBox):
         for name, _label in _DATES:
             value = filters.get(name)
             dated = value is not None and not (isinstance(value, str) and value in within)
-            getattr(self, name).value = pd.Timestamp(value).date() if dated else None
+            getattr(self, name).value = date_of(value) if dated else None
         for name in ("patient_id", "patient_name", "min_age", "max_age"):
             getattr(self, name).value = "" if filters.get(name) is None \
                 else str(filters[name])

@@ -35,7 +35,6 @@ True
 
 from __future__ import annotations
 
-import datetime as dt
 import inspect
 from html import escape
 from typing import Any
@@ -54,10 +53,12 @@ from ._common import (
     Message,
     ThumbnailCache,
     button,
+    date_of,
     placeholder_html,
     run_and_show,
 )
 from ._common import text_of as _text
+from ._saved import SavedSearchesAndLists, SearchTools, expand_preset
 from ._table import ResultsTable
 from .new_case import NewCaseForm
 
@@ -91,7 +92,7 @@ _DATE_FILTERS = ("date_from", "date_to", "imported_from", "imported_to")
 _LABEL = {"description_width": "120px"}  # room for "Imported from", "Patient name" in any font
 
 
-class SeriesBrowser(widgets.VBox):
+class SeriesBrowser(SavedSearchesAndLists, widgets.VBox):
     """Search the series of your domains and start a case from one.
 
     >>> import circus_nb as cnb
@@ -124,8 +125,12 @@ class SeriesBrowser(widgets.VBox):
         self._total: int | None = None  # series matching the last search, when known
         self._quiet = Guard()
         self._build()
-        super().__init__([self._fields, self._search_row, self.message, self.table,
-                          self._paging_row, self._detail_row, self.new_case_box],
+        self.tools = SearchTools(store, "series", filters=lambda: self.filters,
+                                 selection=lambda: [self._selected] if self._selected else [],
+                                 run=lambda filters: self.search(**filters),
+                                 message=self.message)
+        super().__init__([self._fields, self._search_row, self.tools, self.message,
+                          self.table, self._paging_row, self._detail_row, self.new_case_box],
                          layout=widgets.Layout(padding="4px"))
         self.search()
 
@@ -237,7 +242,7 @@ class SeriesBrowser(widgets.VBox):
                     value=unknown)
             filters = {k: v for k, v in filters.items() if v is not None and v != ""}
             check_date_order(filters)
-            self._fill_fields(filters)
+            self._fill_fields(expand_preset(self.store, "series", filters))
             self._filters = filters
             return self._load(0)
 
@@ -267,6 +272,8 @@ class SeriesBrowser(widgets.VBox):
         for name in _DATE_FILTERS:
             if getattr(self, name).value is not None:
                 filters[name] = getattr(self, name).value
+        if self._filters.get("in_list"):
+            filters["in_list"] = self._filters["in_list"]  # a list shown, then narrowed
         return filters
 
     def clear(self) -> None:
@@ -389,7 +396,7 @@ class SeriesBrowser(widgets.VBox):
         sex = str(filters.get("sex") or "").upper()
         self.sex.value = sex if sex in SEXES else ""
         for name in _DATE_FILTERS:
-            getattr(self, name).value = _as_date(filters.get(name))
+            getattr(self, name).value = date_of(filters.get(name))
 
     def _render(self) -> None:
         self._render_table()
@@ -505,7 +512,7 @@ def check_date_order(filters: dict[str, Any]) -> None:
     circus_nb.errors.ValidationError: Series from (2024-05-02) is after Series to (2024-05-01): ...
     """
     for low, high, low_label, high_label in DATE_PAIRS:
-        start, end = _as_date(filters.get(low)), _as_date(filters.get(high))
+        start, end = date_of(filters.get(low)), date_of(filters.get(high))
         if start is not None and end is not None and start > end:
             raise ValidationError(
                 f"{low_label} ({start}) is after {high_label} ({end}): the dates are"
@@ -521,17 +528,3 @@ def _when(value: Any) -> str:
     if value is None or pd.isna(value):
         return ""
     return f"{pd.Timestamp(value):%Y-%m-%d %H:%M}"
-
-
-def _as_date(value: Any) -> dt.date | None:
-    """What a DatePicker can show of a date filter (``None`` when it cannot)."""
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime | pd.Timestamp):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return pd.Timestamp(str(value)).date()
-    except ValueError:
-        return None

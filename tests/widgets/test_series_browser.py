@@ -286,7 +286,8 @@ def test_a_refused_sort_is_shown_and_leaves_the_results(cases):
 
 def test_every_field_label_has_room_for_its_text(imported):
     browser = SeriesBrowser(imported)
-    for name in [n for n in SEARCH_FILTERS if n != "sort"]:  # sort has no field
+    # sort, a list and a saved search have no field (the table and the tools set them)
+    for name in [n for n in SEARCH_FILTERS if n not in ("sort", "in_list", "preset")]:
         field = getattr(browser, name)
         assert field.style.description_width == "120px", name
 
@@ -340,3 +341,31 @@ def test_reversed_dates_are_said_to_be_reversed(imported):
         browser.search(imported_from="2024-01-31", imported_to=datetime.date(2024, 1, 30))
     same_day = browser.search(date_from="2024-03-01", date_to="2024-03-01")
     assert len(same_day) == 3  # one day is a valid range: the chest CT study of 2024-03-01
+
+
+def test_saved_searches_and_lists_in_the_series_browser(imported):
+    browser = SeriesBrowser(imported)
+    browser.modality.value = "MR"
+    browser.search_from_form()
+    mr = browser.results["series_uid"][0]
+    browser.save_search("MR")
+    browser.clear()
+    browser.search()
+    assert browser.total > 1
+    browser.tools.preset.value = "MR"  # picking it runs it and fills the fields
+    assert list(browser.results["series_uid"]) == [mr] and browser.modality.value == "MR"
+    browser.select(mr)
+    made = browser.new_list("to label")
+    assert made.items == [mr] and made.kind == "series"
+    browser.search()
+    browser.tools.show_list_button.click()
+    assert list(browser.results["series_uid"]) == [mr]
+    browser.select(mr)
+    browser.remove_from_list("to label")
+    assert imported.get_list("to label").items == []
+    browser.add_to_list("to label")
+    assert imported.count_series(in_list="to label") == 1
+    browser.table.clear_selection()
+    assert browser.selected is None
+    browser.tools.add_button.click()  # nothing selected: said, not raised
+    assert "Select some series first" in browser.message.value
