@@ -9,6 +9,7 @@ as its admin with its files in ``tmp_path``.
 from __future__ import annotations
 
 import secrets
+import time
 
 import pytest
 
@@ -45,3 +46,15 @@ def store(request, tmp_path):
         (tmp_path / "store" / "data").mkdir(parents=True)
         with cnb.Store.open(url, user="admin@example.org") as s:
             yield s
+
+
+@pytest.fixture
+def three(cases):
+    """Three cases: two in the project, one in a project readers cannot see."""
+    other = cases.create_project("Other")
+    lung = cases.create_case(cases.project_id, [cases.uids["chest_ct_lung"]], tags=["a", "b"])
+    time.sleep(0.01)
+    abdomen = cases.create_case(cases.project_id, [cases.uids["abdomen_ct"]], tags=["a"])
+    hidden = cases.create_case(other.project_id, [cases.uids["mr_interleaved"]])
+    cases.other_project = other.project_id
+    return lung, abdomen, hidden

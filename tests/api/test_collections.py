@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 import circus_nb as cnb
 from tests.conftest import as_user, snapshot
-
-
-@pytest.fixture
-def three(cases):
-    """Three cases: two in the project (tags a+b, a), one in a project readers cannot see."""
-    other = cases.create_project("Other")
-    lung = cases.create_case(cases.project_id, [cases.uids["chest_ct_lung"]], tags=["a", "b"])
-    time.sleep(0.01)
-    abdomen = cases.create_case(cases.project_id, [cases.uids["abdomen_ct"]], tags=["a"])
-    hidden = cases.create_case(other.project_id, [cases.uids["mr_interleaved"]])
-    cases.other_project = other.project_id
-    return lung, abdomen, hidden
 
 
 def _ids(frame):

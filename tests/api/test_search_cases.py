@@ -9,18 +9,6 @@ import circus_nb as cnb
 from tests.conftest import as_user
 
 
-@pytest.fixture
-def three(cases):
-    """Three cases: two in the project, one in a project readers cannot see."""
-    other = cases.create_project("Other")
-    lung = cases.create_case(cases.project_id, [cases.uids["chest_ct_lung"]], tags=["a", "b"])
-    time.sleep(0.01)
-    abdomen = cases.create_case(cases.project_id, [cases.uids["abdomen_ct"]], tags=["a"])
-    hidden = cases.create_case(other.project_id, [cases.uids["mr_interleaved"]])
-    cases.other_project = other.project_id
-    return lung, abdomen, hidden
-
-
 def test_only_readable_projects_newest_first(cases, three):
     lung, abdomen, hidden = three
     assert cases.search_cases()["case_id"].tolist() == [hidden.case_id, abdomen.case_id,
