@@ -433,7 +433,7 @@ def bulk_load(setup: Setup, n: int) -> dict[str, int]:
         return {"cases": 0, "revisions": 0, "revision_series": 0}
     frames = dict(zip(("cases", "revisions", "revision_series"),
                       synthetic_frames(setup, n, datetime.now(UTC), SEED), strict=True))
-    with setup.store._write() as con:
+    with setup.store._write() as db, db._hold(write=True) as con:  # DuckDB itself
         for table, sql in BULK_SQL:
             con.register(f"bench_{table}", frames[table])
             try:

@@ -201,6 +201,29 @@ def test_facets_count_the_current_filter(cases, three):
     assert _facets(cases.case_facets(preset="b")) == _facets(cases.case_facets(tags=["b"]))
 
 
+def test_facets_at_a_time_count_what_the_search_finds(cases, three):
+    """A case saved again since counts with the status and first series it had then;
+    one made since does not count."""
+    lung, abdomen, _hidden = three
+    cases.case(abdomen.case_id).save("graded", status="done")
+    when = datetime.now(UTC)
+    cases.case(lung.case_id).save("re-read", status="re-read",
+                                  series=[cases.uids["mr_interleaved"]])
+    cases.create_case(cases.project_id, [cases.uids["abdomen_ct"]], tags=["b"])
+    for as_of in (lung.revision(0).date, when, datetime.now(UTC), "2000-01-01"):
+        for filters in ({}, {"status": "done"}, {"tags": ["b"]},
+                        {"project_id": cases.project_id}, {"sex": "F"}):
+            found = cases.search_cases(**filters, as_of=as_of)
+            facets = _facets(cases.case_facets(**filters, as_of=as_of))
+            assert {v: n for (f, v), n in facets.items() if f == "status"} == dict(
+                found["status"].value_counts())
+            assert sum(n for (f, _), n in facets.items() if f == "modality") == len(found)
+    then = _facets(cases.case_facets(as_of=when))
+    assert (then[("modality", "CT")], then[("modality", "MR")], then[("status", "done")]) == (
+        2, 1, 1)
+    assert ("status", "re-read") not in then
+
+
 def test_search_by_status_latest_and_as_of(cases, three):
     lung = three[0]
     then = datetime.now(UTC)
