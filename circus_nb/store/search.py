@@ -127,28 +127,6 @@ _CASE_FROM_AS_OF = (f"cases c JOIN ({CURRENT_AT}) cur ON cur.case_id = c.case_id
                     + _REVISION_JOINS.format(idx="cur.idx"))
 _CASE_JOIN_PAGE = _REVISION_JOINS.format(idx="c.current_idx")
 
-# The facets at a time join revisions only for the cases saved again since then: a case
-# with no revision later than the time is at its latest one, whose status and first
-# series its row holds (``append_revision`` moves them with each revision, in the same
-# transaction). The others ("later") are looked up among their revisions; those without
-# one at or before the time did not exist yet. Joining every case's revision costs more.
-_LATER = """WITH later AS MATERIALIZED (SELECT DISTINCT case_id FROM revisions WHERE date > ?),
-    at_time AS (SELECT x.case_id, r.status, rs.series_uid
-        FROM (SELECT case_id, max(idx) AS idx FROM revisions
-              WHERE date <= ? AND case_id IN (SELECT case_id FROM later) GROUP BY case_id) x
-        JOIN revisions r ON r.case_id = x.case_id AND r.idx = x.idx
-        JOIN revision_series rs ON rs.case_id = x.case_id AND rs.idx = x.idx
-            AND rs.position = 0)"""
-_SETTLED = "l.case_id IS NULL"
-CASE_AT_TIME = {**_CASE_COMMON, "status": f"CASE WHEN {_SETTLED} THEN c.status ELSE t.status END"}
-_CASE_FROM_AT_TIME = f"""cases c LEFT JOIN later l ON l.case_id = c.case_id
-    LEFT JOIN at_time t ON t.case_id = c.case_id
-    LEFT JOIN series s ON s.series_uid = CASE WHEN {_SETTLED} THEN c.first_series_uid
-                                              ELSE t.series_uid END"""
-_EXISTED = f"({_SETTLED} OR t.case_id IS NOT NULL)"
-# the filters on a revision's date, which a case row does not hold
-_REVISION_DATE = {"updated_from", "updated_to"}
-
 # filter name -> condition on the result columns (names resolved per mode)
 _CASE_FILTERS = {
     "case_id": "strpos({case_id}, ?) > 0",
@@ -230,26 +208,20 @@ def case_facets_query(filters: Mapping[str, Any], project_ids: Sequence[str], as
     >>> sql.count("GROUP BY"), params
     (4, [['p1'], ['a']])
     """
-    head, params, existed = "WITH", [], ""
-    if as_of is None:
-        columns, source = CASE_LATEST, _CASE_FROM_LATEST
-    elif filters.keys() & _REVISION_DATE:
-        columns, source, params = CASE_AS_OF, _CASE_FROM_AS_OF, [as_of]
-    else:
-        columns, source, existed = CASE_AT_TIME, _CASE_FROM_AT_TIME, f"{_EXISTED} AND "
-        head, params = f"{_LATER},", [as_of, as_of]
+    columns = CASE_LATEST if as_of is None else CASE_AS_OF
     where, values = _case_where(filters, project_ids, columns)
+    source = _CASE_FROM_LATEST if as_of is None else _CASE_FROM_AS_OF
     matching = (f"SELECT {columns['project_id']} AS project_id, {columns['status']} AS status,"
                 f" s.modality AS modality, {columns['tags']} AS tags FROM {source}"
-                f" WHERE {existed}{where}")
+                f" WHERE {where}")
     groups = " UNION ALL ".join(
         f"SELECT '{facet}' AS facet, {column} AS value, count(*) AS count FROM {rows}"
         f" GROUP BY {column}"
         for facet, column, rows in (("project", "project_id", "m"), ("status", "status", "m"),
                                     ("modality", "modality", "m"),
                                     ("tag", "tag", "(SELECT unnest(tags) AS tag FROM m) t")))
-    sql = f"{head} m AS MATERIALIZED ({matching}) {groups}"
-    return sql, params + values
+    sql = f"WITH m AS MATERIALIZED ({matching}) {groups}"
+    return sql, ([] if as_of is None else [as_of]) + values
 
 
 def case_facets(con: Con, filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any
