@@ -174,14 +174,14 @@ def test_an_older_store_is_migrated_on_open(store, monkeypatch):
     assert _versions(store) == [m.version for m in migrations.MIGRATIONS]
     store.close()
     newest = migrations.MIGRATIONS[-1].version
-    extra = migrations.Migration(newest + 1, "test: saved searches",
-                                 ("CREATE TABLE saved_searches (name VARCHAR)",))
+    extra = migrations.Migration(newest + 1, "test: a table",
+                                 ("CREATE TABLE test_table (name VARCHAR)",))
     monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, extra])
     with pytest.raises(cnb.CircusError, match=f"needs migrating to {newest + 1}, which a"):
         cnb.Store.open(store.path, user="admin@example.org", read_only=True)
     with cnb.Store.open(store.path, user="admin@example.org") as s:
         assert _versions(s)[-1] == newest + 1
-        s._db().execute("SELECT * FROM saved_searches").fetchall()
+        s._db().execute("SELECT * FROM test_table").fetchall()
 
 
 def test_a_store_made_before_window_priority_opens_with_the_default(tmp_path, monkeypatch):

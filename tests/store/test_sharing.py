@@ -85,7 +85,9 @@ def test_an_import_in_one_process_while_another_searches(shared, tmp_path):
     seen = results.get(timeout=60)
     searcher.join(30)
     assert report.counts["imported"] == 300 and sum(report.counts.values()) == 300
-    assert len(seen) > 5 and set(seen) <= {1, 2}  # searches ran throughout, on whole states
+    # searches ran during the import (how many depends on the machine's load), each on a
+    # whole state: one series before the import, two after
+    assert len(seen) > 1 and set(seen) <= {1, 2}
     assert len(shared.search_series()) == 2
 
 
