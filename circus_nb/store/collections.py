@@ -142,5 +142,6 @@ def remove_items(con: Con, list_id: str, gone: Sequence[str]) -> None:
 
 
 def delete_list(con: Con, list_id: str) -> None:
-    for table in ("list_items", "list_editors", "item_lists"):
-        con.execute(f"DELETE FROM {table} WHERE list_id = ?", [list_id])
+    con.execute("DELETE FROM list_items WHERE list_id = ?", [list_id])
+    con.execute("DELETE FROM list_editors WHERE list_id = ?", [list_id])
+    con.execute("DELETE FROM item_lists WHERE list_id = ?", [list_id])
