@@ -72,7 +72,7 @@ def test_double_clicks_and_empty_names(cases, three):
 
 
 def test_a_preset_edited_then_searched_keeps_what_the_fields_cannot_show(cases, three):
-    lung, abdomen, hidden = three
+    lung, abdomen, _ = three
     review = cases.create_list("cases", "review", items=[lung.case_id, abdomen.case_id])
     cases.save_search("cases", "P", tags=["a"], in_list=review, updated_from="-14d",
                       sort=["case_id"])
