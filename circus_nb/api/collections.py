@@ -64,8 +64,16 @@ def _kinds(kind: Any) -> tuple[str, ...]:
     return KINDS if kind is None else (check_kind(kind),)
 
 
-def _check_name(name: Any) -> str:
-    return check_text(name, "name", MAX_NAME, line=True)
+def _check_name(name: Any, field: str = "name") -> str:
+    """One line of 1 to 128 characters, not blank and without spaces around it (a name
+    that differs from another only by them could not be told apart in a menu)."""
+    name = check_text(name, field, MAX_NAME, line=True)
+    if name != name.strip() or not name.strip():
+        fixed = name.strip()
+        way_out = f" Use {fixed!r}." if fixed else " Give a name, such as 'to review'."
+        raise ValidationError(f"{field} must not be blank or start or end with spaces, got"
+                              f" {name!r}.{way_out}", field=field, value=name)
+    return name
 
 
 # -- saved searches ---------------------------------------------------------------------
@@ -116,9 +124,10 @@ def _check_keywords(filters: dict[str, Any], search: Any, where: str) -> None:
                                   value=filters[field])
 
 
-def preset_filters(store: Store, kind: str, name: Any) -> dict[str, Any]:
+def preset_filters(store: Store, kind: str, name: Any, field: str = "preset"
+                   ) -> dict[str, Any]:
     """The filters saved under ``name``; ``NotFoundError`` with the names there are."""
-    name = _check_name(name)
+    name = check_text(name, field, MAX_NAME, line=True)
     filters = sql.saved_search(store._db(), store.user, kind, name)
     if filters is None:
         known = list(sql.saved_searches(store._db(), store.user, (kind,))["name"])
@@ -134,6 +143,15 @@ def with_preset(store: Store, kind: str, preset: Any, given: dict[str, Any],
     if preset is None:
         return given
     saved = {k: v for k, v in preset_filters(store, kind, preset).items() if k not in ignore}
+    if saved.get("in_list") is not None and given.get("in_list") is None:
+        rights = store.rights
+        if not sql.find_lists(store._db(), rights.user, rights.groups, saved["in_list"]):
+            raise NotFoundError(f"The saved search {preset!r} keeps the list"
+                                f" {saved['in_list']!r}, which is gone (deleted, or no longer"
+                                " shared with you). Give in_list= another list, or save the"
+                                f" search again without it (store.save_search({kind!r},"
+                                f" {preset!r}, ...)).", field="in_list",
+                                value=saved["in_list"])
     return {**given, **saved, **{k: v for k, v in given.items() if v is not None}}
 
 
@@ -143,7 +161,7 @@ def searches(store: Store, kind: Any = None) -> pd.DataFrame:
 
 def delete_search(store: Store, kind: Any, name: Any) -> None:
     kind = check_kind(kind)
-    preset_filters(store, kind, name)  # NotFoundError for an unknown name
+    preset_filters(store, kind, name, "name")  # NotFoundError for an unknown name
     with store._write() as con:
         sql.delete_search(con, store.user, kind, name)
 
@@ -212,6 +230,7 @@ class ItemList:
         groups = _editors(groups)
         with self._store._write() as con:
             self._require_owner("share")
+            self._require_visible(con)
             accounts.require_groups(con, groups)
             sql.set_editors(con, self.list_id, groups)
         return self
@@ -245,6 +264,14 @@ class ItemList:
 
 
 def _ids(ids: Any, kind: str) -> list[str]:
+    if isinstance(ids, pd.DataFrame):  # a search's results: their ids, not column names
+        column = "case_id" if kind == "cases" else "series_uid"
+        if column not in ids.columns:
+            raise ValidationError(f"A table of {kind} needs a {column!r} column; this one has"
+                                  f" {', '.join(map(str, ids.columns[:6])) or 'none'}. Pass"
+                                  f" the ids, such as frame[{column!r}].", field="ids",
+                                  value=list(ids.columns))
+        ids = ids[column]
     if isinstance(ids, pd.Series | pd.Index):
         ids = ids.tolist()
     if isinstance(ids, ItemList):
@@ -301,11 +328,11 @@ def lists(store: Store, kind: Any = None) -> pd.DataFrame:
     return sql.visible_lists(store._db(), rights.user, rights.groups, _kinds(kind))
 
 
-def get_list(store: Store, name: Any, kind: Any = None) -> ItemList:
+def get_list(store: Store, name: Any, kind: Any = None, field: str = "name") -> ItemList:
     """Your list ``name`` (else one shared with you), or the list with that id."""
     if isinstance(name, ItemList):
         name = name.list_id
-    name = _check_name(name)
+    name = check_text(name, field, MAX_NAME, line=True)
     wanted = _kinds(kind)
     rights = store.rights
     found = [row for row in sql.find_lists(store._db(), rights.user, rights.groups, name)
@@ -320,7 +347,7 @@ def get_list(store: Store, name: Any, kind: Any = None) -> ItemList:
 
 def resolve_list(store: Store, value: Any, kind: str) -> str:
     """The id of the list a search's ``in_list`` names (a name, an id or an ItemList)."""
-    found = get_list(store, value)
+    found = get_list(store, value, field="in_list")
     if found.kind != kind:
         raise ValidationError(f"The list {found.name!r} holds {found.kind}; a {kind} search"
                               f" needs a list of {kind}.", field="in_list", value=found.name)

@@ -96,7 +96,9 @@ class SearchTools(widgets.VBox):
 
     def save_search(self, name: str) -> dict[str, Any]:
         """Keep the browser's current filters as ``name`` (replacing a search of that name)."""
-        kept = self.store.save_search(self.kind, name, **self._filters())
+        # after a saved search was run, the filters name it: keep what it stands for
+        kept = self.store.save_search(self.kind, name,
+                                      **expand_preset(self.store, self.kind, self._filters()))
         self.refresh()
         self.message.show(f"Saved the search {name!r}.", "ok")
         return kept

@@ -41,6 +41,7 @@ import pandas as pd
 
 from ..api._checks import as_utc
 from ..api.store import Store
+from ..domain.relative_time import relative_time
 from ..errors import ValidationError
 from ._common import Message, TagPicker, button, date_of, labelled, run_and_show
 from ._common import text_of as _text
@@ -83,6 +84,7 @@ class CaseBrowser(SavedSearchesAndLists, widgets.VBox):
         self.facets = pd.DataFrame(columns=["facet", "value", "label", "count"])
         self.opened: widgets.Widget | None = None
         self._filters: dict[str, Any] = {}
+        self._kept: dict[str, Any] = {}  # filters of the last search the fields cannot show
         self._total = 0
         self._build()
         super().__init__([self._fields, self._search_row, self.tools, self.message,
@@ -236,6 +238,7 @@ class CaseBrowser(SavedSearchesAndLists, widgets.VBox):
     def form_filters(self) -> dict[str, Any]:
         """The filters the fields hold (empty fields left out)."""
         filters: dict[str, Any] = {
+            **self._kept,  # a list, an order, as_of, a relative date: kept, not shown
             "project_id": list(self.projects.value) or None,
             "case_id": self.case_id.value.strip() or None,
             "status": self.status.value.strip() or None,
@@ -243,7 +246,8 @@ class CaseBrowser(SavedSearchesAndLists, widgets.VBox):
             "updated_from": self.updated_within.value or None,
         }
         for name, _label in _DATES:
-            if getattr(self, name).value is not None and filters.get(name) is None:
+            if getattr(self, name).value is not None and (
+                    name != "updated_from" or not self.updated_within.value):
                 filters[name] = getattr(self, name).value
         if self.may_search_patients:
             filters.update(patient_id=self.patient_id.value.strip() or None,
@@ -251,8 +255,6 @@ class CaseBrowser(SavedSearchesAndLists, widgets.VBox):
                            sex=self.sex.value or None,
                            min_age=_age(self.min_age.value, "min_age"),
                            max_age=_age(self.max_age.value, "max_age"))
-        if self._filters.get("in_list"):
-            filters["in_list"] = self._filters["in_list"]  # "Show" list, then narrowed
         return {k: v for k, v in filters.items() if v is not None}
 
     def clear(self) -> pd.DataFrame:
@@ -381,14 +383,23 @@ class CaseBrowser(SavedSearchesAndLists, widgets.VBox):
         self.projects.value = tuple(p for p in projects if p in self._project_names)
         self.case_id.value = filters.get("case_id") or ""
         self.status.value = filters.get("status") or ""
-        self.tags.value = [t for t in filters.get("tags") or [] if t in self.tags.choices]
+        tags = list(filters.get("tags") or [])
+        unknown = [t for t in tags if t not in self.tags.choices]  # not in the vocabulary
+        if unknown:
+            self.tags.set_choices([*self.tags.choices, *unknown], colors=self._tag_colors)
+        self.tags.value = tags
+        self._kept = {k: filters[k] for k in ("in_list", "sort", "as_of") if filters.get(k)}
         relative = filters.get("updated_from")
-        within = {value for _label, value in UPDATED_WITHIN}
-        self.updated_within.value = relative if relative in within else ""
+        offered = list(UPDATED_WITHIN)
+        if _is_relative(relative) and relative not in {v for _label, v in offered}:
+            offered.append((relative.strip(), relative))  # "-14d" from a saved search
+        self.updated_within.options = offered
+        self.updated_within.value = relative if _is_relative(relative) else ""
         for name, _label in _DATES:
             value = filters.get(name)
-            dated = value is not None and not (isinstance(value, str) and value in within)
-            getattr(self, name).value = date_of(value) if dated else None
+            if _is_relative(value) and name != "updated_from":
+                self._kept[name] = value  # a DatePicker shows no "-7d"
+            getattr(self, name).value = None if _is_relative(value) else date_of(value)
         for name in ("patient_id", "patient_name", "min_age", "max_age"):
             getattr(self, name).value = "" if filters.get(name) is None \
                 else str(filters[name])
@@ -436,6 +447,15 @@ def _check_date_order(filters: dict[str, Any]) -> None:
             raise ValidationError(f"{low} ({filters[low]}) is after {high} ({filters[high]}):"
                                   " the dates are reversed, so no case could match. Swap"
                                   " them.", field=low, value=(filters[low], filters[high]))
+
+
+def _is_relative(value: Any) -> bool:
+    """Whether a date filter is a time relative to now ("-7d", "today")."""
+    try:
+        return isinstance(value, str) and relative_time(value, pd.Timestamp.now("UTC")) \
+            is not None
+    except ValidationError:
+        return False
 
 
 def _counting(filters: dict[str, Any]) -> dict[str, Any]:

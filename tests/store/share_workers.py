@@ -57,3 +57,20 @@ def hold_a_write(path: str, ready) -> None:
         con.execute("INSERT INTO users VALUES ('half@example.org', NULL, now())")
         ready.set()
         time.sleep(600)
+
+
+def add_until_gone(path: str, list_id: str, case_ids: list[str], started, results) -> None:
+    """Add ``case_ids`` to a list one at a time, over and over, until it is gone; put
+    how many adds worked and the error's class name (``None`` if it never went)."""
+    added = 0
+    with cnb.Store.open(path, user=USER, timeout=60) as store:
+        held = store.get_list(list_id)
+        started.set()
+        for round_ in range(2000):
+            try:
+                held.add([case_ids[round_ % len(case_ids)]])
+                added += 1
+            except cnb.CircusError as e:
+                results.put((added, type(e).__name__))
+                return
+    results.put((added, None))
