@@ -228,6 +228,7 @@ class CaseBrowser(SavedSearchesAndLists, widgets.VBox):
             self._filters, self.page, self.results = filters, 0, frame
             self._total = sum(self.facet_counts("project").values())
             self._fill_fields(expand_preset(self.store, "cases", filters))
+            self._offer_found_tags()
             self._render()
         return self.results
 
@@ -376,6 +377,14 @@ class CaseBrowser(SavedSearchesAndLists, widgets.VBox):
             for tag in self.store.project(pid).tags:
                 colors.setdefault(tag.name, tag.color)
         return colors
+
+    def _offer_found_tags(self) -> None:
+        """Tags the cases have beyond the projects' vocabulary get a chip too (the facets
+        show them, so a click must be able to filter by them)."""
+        found = [t for t in self.facet_counts("tag") if t not in self.tags.choices]
+        if found:
+            self.tags.set_choices([*self.tags.choices, *found], self.tags.value,
+                                  self._tag_colors)
 
     def _fill_fields(self, filters: dict[str, Any]) -> None:
         projects = filters.get("project_id") or []

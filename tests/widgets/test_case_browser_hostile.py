@@ -96,6 +96,7 @@ def test_tags_outside_the_vocabulary_show_in_the_facets_and_the_field(cases, thr
     browser = CaseBrowser(cases)
     assert browser.facet_counts("tag") == {"a": 2, "b": 1, "zzz": 1}
     assert "zzz" in browser.facets_html.value
+    assert browser.tags.choices[-1] == "zzz"  # a chip to filter by it
     browser.search(tags=["zzz"])
     assert browser.tags.value == ["zzz"]  # offered, so Search keeps it
     assert list(browser.search_from_form()["case_id"]) == [three[0].case_id]
