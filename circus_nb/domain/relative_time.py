@@ -30,7 +30,9 @@ RELATIVE_FORMS = "'now', 'today', 'yesterday', '-7d', '-12h', '-2w' or '7 days a
 _UNITS = {"h": "hours", "hour": "hours", "hours": "hours",
           "d": "days", "day": "days", "days": "days",
           "w": "weeks", "week": "weeks", "weeks": "weeks"}
-_AGO = re.compile(r"^(?:-\s*(?P<n1>\d+)\s*(?P<u1>[a-z]+)|(?P<n2>\d+)\s*(?P<u2>[a-z]+)\s+ago)$")
+# ASCII digits only: "-\u0667d" (an Arabic-Indic 7) is not an offset
+_AGO = re.compile(r"^(?:-\s*(?P<n1>[0-9]+)\s*(?P<u1>[a-z]+)"
+                  r"|(?P<n2>[0-9]+)\s*(?P<u2>[a-z]+)\s+ago)$")
 _MAX_DAYS = 100 * 366  # a century back: beyond that a date is meant, not an offset
 
 

@@ -42,6 +42,10 @@ def test_any_text_is_a_time_none_or_a_validation_error(now, text):
         assert value is None or value <= now
 
 
+def test_only_ascii_digits_count():
+    assert relative_time("-\u0667d", datetime(2026, 1, 1, tzinfo=UTC)) is None
+
+
 @pytest.mark.parametrize("text", ["-36601d", "-99999999999999999999w", "-5y", "3 fortnights ago"])
 def test_beyond_a_century_or_unknown_units_are_refused(text):
     with pytest.raises(cnb.ValidationError):
