@@ -29,6 +29,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ..api.series import Series
+from ..domain.relative_time import relative_time
 from ..errors import CircusError, PermissionDenied, ValidationError
 from ..thumbnails import png_bytes
 
@@ -271,3 +272,17 @@ def date_of(value: Any) -> dt.date | None:
         return pd.Timestamp(str(value)).date()
     except ValueError:
         return None
+
+
+def is_relative(value: Any) -> bool:
+    """Whether a date filter is a time relative to now (``"-7d"``, ``"today"``), which
+    a DatePicker cannot show.
+
+    >>> is_relative("-7d"), is_relative("2024-05-01"), is_relative("-5y"), is_relative(None)
+    (True, False, False, False)
+    """
+    try:
+        return isinstance(value, str) and relative_time(value, dt.datetime.now(dt.UTC)) \
+            is not None
+    except ValidationError:
+        return False

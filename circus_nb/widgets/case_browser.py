@@ -41,9 +41,16 @@ import pandas as pd
 
 from ..api._checks import as_utc
 from ..api.store import Store
-from ..domain.relative_time import relative_time
 from ..errors import ValidationError
-from ._common import Message, TagPicker, button, date_of, labelled, run_and_show
+from ._common import (
+    Message,
+    TagPicker,
+    button,
+    date_of,
+    is_relative,
+    labelled,
+    run_and_show,
+)
 from ._common import text_of as _text
 from ._facets import facets_html
 from ._saved import SavedSearchesAndLists, SearchTools, expand_preset
@@ -400,15 +407,15 @@ class CaseBrowser(SavedSearchesAndLists, widgets.VBox):
         self._kept = {k: filters[k] for k in ("in_list", "sort", "as_of") if filters.get(k)}
         relative = filters.get("updated_from")
         offered = list(UPDATED_WITHIN)
-        if _is_relative(relative) and relative not in {v for _label, v in offered}:
+        if is_relative(relative) and relative not in {v for _label, v in offered}:
             offered.append((relative.strip(), relative))  # "-14d" from a saved search
         self.updated_within.options = offered
-        self.updated_within.value = relative if _is_relative(relative) else ""
+        self.updated_within.value = relative if is_relative(relative) else ""
         for name, _label in _DATES:
             value = filters.get(name)
-            if _is_relative(value) and name != "updated_from":
+            if is_relative(value) and name != "updated_from":
                 self._kept[name] = value  # a DatePicker shows no "-7d"
-            getattr(self, name).value = None if _is_relative(value) else date_of(value)
+            getattr(self, name).value = None if is_relative(value) else date_of(value)
         for name in ("patient_id", "patient_name", "min_age", "max_age"):
             getattr(self, name).value = "" if filters.get(name) is None \
                 else str(filters[name])
@@ -456,15 +463,6 @@ def _check_date_order(filters: dict[str, Any]) -> None:
             raise ValidationError(f"{low} ({filters[low]}) is after {high} ({filters[high]}):"
                                   " the dates are reversed, so no case could match. Swap"
                                   " them.", field=low, value=(filters[low], filters[high]))
-
-
-def _is_relative(value: Any) -> bool:
-    """Whether a date filter is a time relative to now ("-7d", "today")."""
-    try:
-        return isinstance(value, str) and relative_time(value, pd.Timestamp.now("UTC")) \
-            is not None
-    except ValidationError:
-        return False
 
 
 def _counting(filters: dict[str, Any]) -> dict[str, Any]:

@@ -54,6 +54,7 @@ from ._common import (
     ThumbnailCache,
     button,
     date_of,
+    is_relative,
     placeholder_html,
     run_and_show,
 )
@@ -120,6 +121,7 @@ class SeriesBrowser(SavedSearchesAndLists, widgets.VBox):
         self.results: pd.DataFrame = pd.DataFrame()
         self.form: NewCaseForm | None = None
         self._filters: dict[str, Any] = {}
+        self._kept: dict[str, Any] = {}  # filters of the last search the fields cannot show
         self._has_next = False
         self._selected: str | None = None
         self._total: int | None = None  # series matching the last search, when known
@@ -272,9 +274,8 @@ class SeriesBrowser(SavedSearchesAndLists, widgets.VBox):
         for name in _DATE_FILTERS:
             if getattr(self, name).value is not None:
                 filters[name] = getattr(self, name).value
-        if self._filters.get("in_list"):
-            filters["in_list"] = self._filters["in_list"]  # a list shown, then narrowed
-        return filters
+        # what the fields cannot show (a list, the order, "-7d") stays from the last search
+        return {**self._kept, **filters}
 
     def clear(self) -> None:
         """Empty every field (what the Clear button does); the results stay."""
@@ -293,10 +294,13 @@ class SeriesBrowser(SavedSearchesAndLists, widgets.VBox):
             rest = {k: v for k, v in previous.items() if k != "sort"}
             self._filters = {**rest, "sort": list(keys)} if keys else rest
             try:
-                return self._load(0)
+                frame = self._load(0)
             except Exception:
                 self._filters = previous
                 raise
+            kept = {k: v for k, v in self._kept.items() if k != "sort"}
+            self._kept = {**kept, "sort": list(keys)} if keys else kept
+            return frame
 
     def next_page(self) -> pd.DataFrame:
         """Show the next page of the last search (what Next does)."""
@@ -390,6 +394,8 @@ class SeriesBrowser(SavedSearchesAndLists, widgets.VBox):
             " which you do not hold.</i>")
 
     def _fill_fields(self, filters: dict[str, Any]) -> None:
+        self._kept = {k: v for k, v in filters.items()
+                      if k in ("in_list", "sort") or (k in _DATE_FILTERS and is_relative(v))}
         for name in (*_TEXT_FILTERS, *_AGE_FILTERS):
             value = filters.get(name)
             getattr(self, name).value = "" if value is None else str(value)

@@ -369,3 +369,20 @@ def test_saved_searches_and_lists_in_the_series_browser(imported):
     assert browser.selected is None
     browser.tools.add_button.click()  # nothing selected: said, not raised
     assert "Select some series first" in browser.message.value
+
+
+def test_search_from_the_form_keeps_what_the_fields_cannot_show(imported):
+    browser = SeriesBrowser(imported)
+    imported.create_list("series", "picked", items=imported.search_series()["series_uid"][:3])
+    imported.save_search("series", "recent CT", modality="CT", imported_from="-7d",
+                         in_list="picked", sort=["series_uid"])
+    browser.apply_preset("recent CT")
+    expected = list(browser.results["series_uid"])
+    assert browser.modality.value == "CT" and browser.imported_from.value is None
+    browser.description.value = ""  # a field edited, then Search
+    assert list(browser.search_from_form()["series_uid"]) == expected
+    assert browser.filters["imported_from"] == "-7d" and browser.filters["sort"] == ["series_uid"]
+    browser.sort(["-series_uid"])
+    assert browser.search_from_form()["series_uid"].tolist() == expected[::-1]
+    browser.clear()  # Clear forgets them too
+    assert browser.search_from_form().shape[0] == imported.count_series()
