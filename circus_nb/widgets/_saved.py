@@ -92,10 +92,14 @@ class SearchTools(widgets.VBox):
         with self._quiet():
             self.preset.options = [NONE, *((n, n) for n in names)]
             self.preset.value = ""
+        chosen = self.list_picker.value
         self.list_picker.options = [NONE, *zip(labels, lists["list_id"], strict=True)]
+        # "—" until a list is picked (a Dropdown without a value shows a blank)
+        self.list_picker.value = chosen if chosen in set(lists["list_id"]) else ""
 
     def save_search(self, name: str) -> dict[str, Any]:
         """Keep the browser's current filters as ``name`` (replacing a search of that name)."""
+        _require_name(name, "the search")
         # after a saved search was run, the filters name it: keep what it stands for
         kept = self.store.save_search(self.kind, name,
                                       **expand_preset(self.store, self.kind, self._filters()))
@@ -127,6 +131,7 @@ class SearchTools(widgets.VBox):
 
     def new_list(self, name: str) -> ItemList:
         """A new list of the selected rows (none selected: an empty list)."""
+        _require_name(name, "the new list")
         made = self.store.create_list(self.kind, name, items=self._selection())
         self.refresh_keeping(made)
         self.list_name.value = ""
@@ -191,3 +196,9 @@ class SavedSearchesAndLists:
     def new_list(self, name: str) -> ItemList:
         """A new list of the selected rows."""
         return self.tools.new_list(name)
+
+
+def _require_name(name: Any, what: str) -> None:
+    """A typed name, said plainly when the field is empty (the store checks the rest)."""
+    if isinstance(name, str) and not name.strip():
+        raise ValidationError(f"Type a name for {what} first.", field="name", value=name)
