@@ -84,19 +84,19 @@ def set_roles(con: Con, group: str, project_id: str, roles: Iterable[str]) -> No
 
 def load_rights(con: Con, email: str) -> Rights:
     """The effective rights of ``email``: the union over the user's groups."""
-    grants = []
     rows = con.execute(
         """SELECT g.name, g.privileges, g.domains FROM groups g
            JOIN group_members m ON m.group_name = g.name
            WHERE m.email = ? ORDER BY g.name""",
         [email],
     ).fetchall()
-    for name, privileges, domains in rows:
-        roles = dict(con.execute(
-            "SELECT project_id, roles FROM project_roles WHERE group_name = ?", [name]
-        ).fetchall())
-        grants.append(GroupGrant(name, privileges, domains, roles))
-    return Rights.combine(email, grants)
+    roles: dict[str, dict[str, Any]] = {name: {} for name, _, _ in rows}
+    for group, project_id, project_roles in con.execute(  # every group's roles at once
+            "SELECT group_name, project_id, roles FROM project_roles WHERE group_name = ANY(?)",
+            [list(roles)]).fetchall():
+        roles[group][project_id] = project_roles
+    return Rights.combine(email, [GroupGrant(name, privileges, domains, roles[name])
+                                  for name, privileges, domains in rows])
 
 
 def admin_count(con: Con) -> int:
