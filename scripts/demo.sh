@@ -3,5 +3,5 @@
 # (--headless to run without JupyterLab, --path DIR for the store folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh ""
+bash scripts/setup.sh app  # Voila too, for `circus-nb app`
 exec .venv/bin/circus-nb demo "$@"
