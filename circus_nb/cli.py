@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -228,10 +229,17 @@ def _serve(args: argparse.Namespace, store: Path, user: str, what: str = "") -> 
     command = app.voila_command(port, open_browser=not args.no_browser)
     print(f"Serving the widgets tour on {what or 'the store'} {store} as {user} at"
           f" http://{app.HOST}:{port}/ (Ctrl+C stops it)...", flush=True)
+    # Stopped by a signal (kill, a service manager), end as after Ctrl+C: subprocess.call
+    # stops Voila, and the demo store's temporary folder is removed on the way out.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return subprocess.call(command, env=app.environment(str(store), user, os.environ))
     except KeyboardInterrupt:
         return 0
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 # -- the parser ----------------------------------------------------------------------------------

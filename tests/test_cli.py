@@ -294,3 +294,25 @@ def test_the_console_script_is_installed():
     result = subprocess.run([str(Path(sys.executable).parent / "circus-nb"), "--version"],
                             capture_output=True, text=True, check=True)
     assert result.stdout.startswith("circus-nb ")
+
+
+def test_a_stopped_app_removes_its_demo_store_and_stops_voila():
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("voila")
+    process = subprocess.Popen([sys.executable, "-m", "circus_nb", "app", "--no-browser"],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()  # "Serving the widgets tour on ... <store> as ..."
+        store = Path(re.search(r"demo store (\S+) as", line)[1])
+        assert store.is_dir()
+        time.sleep(2)  # Voila is starting
+        process.send_signal(signal.SIGTERM)  # as kill or a service manager stops it
+        assert process.wait(timeout=60) in (0, 130, -signal.SIGTERM, 143)
+    finally:
+        process.kill()
+    assert not store.parent.exists()  # the temporary folder is gone
