@@ -92,7 +92,6 @@ class CaseBrowser(SavedSearchesAndLists, widgets.VBox):
         self.opened: widgets.Widget | None = None
         self._filters: dict[str, Any] = {}
         self._kept: dict[str, Any] = {}  # filters of the last search the fields cannot show
-        self._total = 0
         self._build()
         super().__init__([self._fields, self._search_row, self.tools, self.message,
                           self.facets_html, self.table, self._paging_row, self._actions,
@@ -199,8 +198,9 @@ class CaseBrowser(SavedSearchesAndLists, widgets.VBox):
 
     @property
     def total(self) -> int:
-        """How many cases the last search finds over all its pages."""
-        return self._total
+        """How many cases the last search finds over all its pages (each case is in
+        one project, so the project counts add up to it)."""
+        return sum(self.facet_counts("project").values())
 
     @property
     def selected(self) -> list[str]:
@@ -233,7 +233,6 @@ class CaseBrowser(SavedSearchesAndLists, widgets.VBox):
             frame = self._page(filters, 0)  # checks every filter before anything changes
             self.facets = self.store.case_facets(**_counting(filters))
             self._filters, self.page, self.results = filters, 0, frame
-            self._total = sum(self.facet_counts("project").values())
             self._fill_fields(expand_preset(self.store, "cases", filters))
             self._offer_found_tags()
             self._render()
@@ -276,7 +275,7 @@ class CaseBrowser(SavedSearchesAndLists, widgets.VBox):
 
     def next_page(self) -> pd.DataFrame:
         """The next page of the last search."""
-        if (self.page + 1) * self.page_size >= self._total:
+        if (self.page + 1) * self.page_size >= self.total:
             raise ValidationError("This is the last page.", field="page", value=self.page)
         return self._go(self.page + 1)
 
@@ -364,7 +363,6 @@ class CaseBrowser(SavedSearchesAndLists, widgets.VBox):
         """The same page and facets again (after a change), keeping the selection."""
         self.results = self._page(self._filters, self.page)
         self.facets = self.store.case_facets(**_counting(self._filters))
-        self._total = sum(self.facet_counts("project").values())
         self._render(keep)
 
     def _sorted(self, keys: list[str]) -> None:
@@ -433,10 +431,10 @@ class CaseBrowser(SavedSearchesAndLists, widgets.VBox):
             self.table.sort = list(self._filters.get("sort") or DEFAULT_SORT)
             first = self.page * self.page_size
             self.table.caption = (f"Cases {first + 1}{EN_DASH}{first + len(self.results)} of"
-                                  f" {self._total:,}" if len(self.results) else "")
+                                  f" {self.total:,}" if len(self.results) else "")
         self.facets_html.value = facets_html(self.facets, self._tag_colors)
         self.previous_button.disabled = self.page == 0
-        self.next_button.disabled = (self.page + 1) * self.page_size >= self._total
+        self.next_button.disabled = (self.page + 1) * self.page_size >= self.total
         self._show_selection()
 
     def _row_texts(self, row: Any, masked: bool) -> list[str]:
