@@ -17,6 +17,15 @@ def _in_server_delete_case(path, text: str, at: int) -> bool:
     return path.name == "_functions.py" and "circus_delete_case" in text[start:at]
 
 
+# Migration 7 fills the summary columns it adds, once, from the rows already there.
+_MIGRATION_FILLS = ("UPDATE revisions SET previous_date = p.date FROM revisions p",
+                    "UPDATE revisions SET first_series_uid = e.series_uid FROM revision_series e")
+
+
+def _a_migration_fill(path, text: str, at: int) -> bool:
+    return path.name == "migrations.py" and text.startswith(_MIGRATION_FILLS, at)
+
+
 def test_no_code_path_updates_or_deletes_revisions():
     offenders = []
     for path in PACKAGE.rglob("*.py"):
@@ -24,7 +33,8 @@ def test_no_code_path_updates_or_deletes_revisions():
         for match in WRITE.finditer(text):
             table = match[2]
             if table.strip("{}") in APPEND_ONLY:
-                if not _in_server_delete_case(path, text, match.start()):
+                if not (_in_server_delete_case(path, text, match.start())
+                        or _a_migration_fill(path, text, match.start())):
                     offenders.append(f"{path.name}: {match[0]}")
             elif table.startswith("{"):  # a table chosen at run time: only delete_case may
                 function = text.rfind("\ndef ", 0, match.start())

@@ -193,7 +193,7 @@ class CaseMethods:
             "created_to": created_to, "updated_from": updated_from, "updated_to": updated_to,
             "as_of": as_of, "status": status, "in_list": in_list, "sort": sort})
         sort = check_sort(filters.pop("sort") or [],
-                          [c for c in search_sql.CASE_LATEST if c != "tags"]) or ["-created_at"]
+                          [c for c in search_sql.CASE_RESULT if c != "tags"]) or ["-created_at"]
         limit, offset = check_page(limit, offset)
         project_id, as_of = filters.pop("project_id"), as_utc(filters.pop("as_of"), "as_of")
         rights, wanted, filters = self._case_scope(project_id, filters, sort, "search_cases")

@@ -310,15 +310,18 @@ class Case:
             entries = latest.series if series is None else self._new_entries(series, latest,
                                                                               project)
             entries = _check_labels(entries, project, self._store, stored=latest)
-            return self._append(con, latest.index + 1, description, status or latest.status,
+            return self._append(con, latest, description, status or latest.status,
                                 latest.attributes if attributes is None else attributes,
                                 entries)
 
-    def _append(self, con, index: int, description: str, status: str,
+    def _append(self, con, latest: Revision, description: str, status: str,
                 attributes: dict, entries: Sequence[SeriesEntry]) -> Revision:
-        revision = Revision(index, self._store.user, datetime.now(UTC), description, status,
+        # Never dated before the revision it follows (a clock set back, another
+        # machine's clock): "the revision current at a time" relies on it.
+        date = max(datetime.now(UTC), latest.date)
+        revision = Revision(latest.index + 1, self._store.user, date, description, status,
                             attributes, tuple(entries))
-        cases_sql.append_revision(con, self.case_id, revision)
+        cases_sql.append_revision(con, self.case_id, revision, latest.date)
         return revision
 
     def _new_entries(self, items: Sequence[Any], latest: Revision, project: Project

@@ -77,6 +77,9 @@ def connect(catalog: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
         _check_size(con, catalog)
         con.execute("SET TimeZone = 'UTC'")
+        # DuckDB's own progress bar would draw on stderr in the middle of a notebook's
+        # output during a long migration.
+        con.execute("SET enable_progress_bar = false")
     except BaseException:
         con.close()
         raise

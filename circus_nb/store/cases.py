@@ -26,17 +26,28 @@ Con = Database  # every function here runs on either backend
 
 def insert_case(con: Con, case_id: str, project_id: str, tags: Sequence[str],
                 domains: Sequence[str], first: Revision) -> None:
-    con.execute("INSERT INTO cases VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO cases (case_id, project_id, tags, domains, latest, status,"
+                " description, first_series_uid, created_at, updated_at, saved_at)"
+                " VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
                 [case_id, project_id, list(tags), list(domains), first.status,
-                 first.description, first.series[0].series_uid, first.date, first.date])
-    append_revision(con, case_id, first)
+                 first.description, first.series[0].series_uid, first.date, first.date,
+                 first.date])
+    append_revision(con, case_id, first, None)
 
 
-def append_revision(con: Con, case_id: str, revision: Revision) -> None:
-    """Insert one revision (its series entries and labels too) and move the case head."""
-    con.execute("INSERT INTO revisions VALUES (?, ?, ?, ?, ?, ?, ?)",
+def append_revision(con: Con, case_id: str, revision: Revision,
+                    previous_date: datetime | None) -> None:
+    """Insert one revision (its series entries and labels too) and move the case head.
+
+    ``previous_date`` is the date of the revision it follows (``None`` for the first):
+    the search finds a case's revision at a past time by it.
+    """
+    first_uid = revision.series[0].series_uid
+    con.execute("INSERT INTO revisions (case_id, idx, creator, date, description, status,"
+                " attributes, previous_date, first_series_uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [case_id, revision.index, revision.creator, revision.date,
-                 revision.description, revision.status, json.dumps(revision.attributes)])
+                 revision.description, revision.status, json.dumps(revision.attributes),
+                 previous_date, first_uid])
     con.executemany(
         "INSERT INTO revision_series VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [[case_id, revision.index, position, e.series_uid, e.partial_volume.start,
@@ -52,9 +63,9 @@ def append_revision(con: Con, case_id: str, revision: Revision) -> None:
             if digest not in present:
                 con.execute("INSERT INTO blobs VALUES (?, ?)", [digest, _hashed_blob(label)])
     con.execute("UPDATE cases SET latest = ?, status = ?, description = ?, first_series_uid = ?,"
-                " updated_at = ? WHERE case_id = ?",
-                [revision.index, revision.status, revision.description,
-                 revision.series[0].series_uid, revision.date, case_id])
+                " updated_at = ?, saved_at = ? WHERE case_id = ?",
+                [revision.index, revision.status, revision.description, first_uid,
+                 revision.date, revision.date, case_id])
 
 
 def load_head(con: Con, case_id: str) -> dict[str, Any]:
@@ -106,6 +117,15 @@ def _blob_loader(con: Con, digest: str) -> Callable[[], bytes]:
     return load
 
 
+def series_entry(con: Con, uid: str, start: int, end: int, delta: int, labels: str
+                 ) -> SeriesEntry:
+    """A ``revision_series`` row as a value (voxel masks are read when first used)."""
+    return SeriesEntry(uid, PartialVolume(start, end, delta),
+                       tuple(Label.from_json(lb, _blob_loader(con, lb["data"]["blob"])
+                                             if lb["type"] == "voxel" else None)
+                             for lb in json.loads(labels)))
+
+
 def load_revision(con: Con, case_id: str, index: int) -> Revision | None:
     row = con.execute("SELECT creator, date, description, status, attributes FROM revisions"
                       " WHERE case_id = ? AND idx = ?", [case_id, index]).fetchone()
@@ -114,12 +134,7 @@ def load_revision(con: Con, case_id: str, index: int) -> Revision | None:
     entries = con.execute(
         "SELECT series_uid, range_start, range_end, range_delta, labels FROM revision_series"
         " WHERE case_id = ? AND idx = ? ORDER BY position", [case_id, index]).fetchall()
-    series = tuple(
-        SeriesEntry(uid, PartialVolume(start, end, delta),
-                    tuple(Label.from_json(lb, _blob_loader(con, lb["data"]["blob"])
-                                          if lb["type"] == "voxel" else None)
-                          for lb in json.loads(labels)))
-        for uid, start, end, delta, labels in entries)
+    series = tuple(series_entry(con, *entry) for entry in entries)
     creator, date, description, status, attributes = row
     return Revision(index, creator, date, description, status, json.loads(attributes), series)
 

@@ -209,6 +209,28 @@ MIGRATIONS: list[Migration] = [
                 PRIMARY KEY (list_id, item))""",
         ),
     ),
+    Migration(
+        7,
+        "summary columns that find a case's revision at a past time without grouping"
+        " every revision (cases.saved_at, revisions.previous_date and first_series_uid)",
+        (
+            # the date of the latest revision (updated_at moves with tags too)
+            "ALTER TABLE cases ADD COLUMN saved_at TIMESTAMPTZ",
+            # the date of the revision this one follows (NULL for revision 0)
+            "ALTER TABLE revisions ADD COLUMN previous_date TIMESTAMPTZ",
+            # the series of its entry 0, whose patient a search shows
+            "ALTER TABLE revisions ADD COLUMN first_series_uid VARCHAR",
+            # Filled once from the rows already there (derived values, no content
+            # changes); every revision written from now on carries them.
+            """UPDATE cases SET saved_at = r.date FROM revisions r
+                WHERE r.case_id = cases.case_id AND r.idx = cases.latest""",
+            """UPDATE revisions SET previous_date = p.date FROM revisions p
+                WHERE p.case_id = revisions.case_id AND p.idx = revisions.idx - 1""",
+            """UPDATE revisions SET first_series_uid = e.series_uid FROM revision_series e
+                WHERE e.case_id = revisions.case_id AND e.idx = revisions.idx
+                AND e.position = 0""",
+        ),
+    ),
 ]
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -103,7 +103,9 @@ def count_series(con: Con, filters: Mapping[str, Any], domains: Sequence[str]) -
     return con.execute(sql, params).fetchone()[0]
 
 
-_CASE_COMMON = {
+# Every case search reads rows of one shape, the cases as they are now or as they were
+# at a time (``cases_at``), and joins the first series only where a patient field is used.
+CASE_RESULT = {  # result column -> SQL expression
     "case_id": "c.case_id",
     "project_id": "c.project_id",
     "tags": "c.tags",
@@ -112,91 +114,109 @@ _CASE_COMMON = {
     "patient_name": "s.patient_name",
     "age": "s.age",
     "sex": "s.sex",
+    "updated_at": "c.updated_at",
+    "revision": "c.revision",
+    "status": "c.status",
+    "description": "c.description",
 }
-CASE_LATEST = {**_CASE_COMMON, "updated_at": "c.updated_at", "revision": "c.latest",
-               "status": "c.status", "description": "c.description"}
-CASE_AS_OF = {**_CASE_COMMON, "updated_at": "r.date", "revision": "r.idx",
-              "status": "r.status", "description": "r.description"}
-_CASE_FROM_LATEST = "cases c LEFT JOIN series s ON s.series_uid = c.first_series_uid"
-# The revision current at a time: the last one saved at or before it.
-CURRENT_AT = "SELECT case_id, max(idx) AS idx FROM revisions WHERE date <= ? GROUP BY case_id"
-_REVISION_JOINS = """JOIN revisions r ON r.case_id = c.case_id AND r.idx = {idx}
-    JOIN revision_series rs ON rs.case_id = c.case_id AND rs.idx = {idx} AND rs.position = 0
-    LEFT JOIN series s ON s.series_uid = rs.series_uid"""
-_CASE_FROM_AS_OF = (f"cases c JOIN ({CURRENT_AT}) cur ON cur.case_id = c.case_id "
-                    + _REVISION_JOINS.format(idx="cur.idx"))
-_CASE_JOIN_PAGE = _REVISION_JOINS.format(idx="c.current_idx")
+_HEAD = "c.case_id, c.project_id, c.tags, c.created_at"
+_LATEST = (f"SELECT {_HEAD}, c.updated_at, c.latest AS revision, c.status, c.description,"
+           " c.first_series_uid FROM cases c")
+# The revision current at a time T is the last one saved at or before T. A case not saved
+# since T (saved_at: its latest revision's date) is at its latest revision, which its own
+# row describes; a case saved since T is at the revision before the first one saved after
+# T, which is found by that one's previous_date. So no query groups every revision: the
+# second branch joins only the revisions saved after T whose predecessor is older.
+_AS_OF = f"""SELECT {_HEAD}, c.saved_at AS updated_at, c.latest AS revision, c.status,
+        c.description, c.first_series_uid FROM cases c WHERE c.saved_at <= ?
+    UNION ALL
+    SELECT {_HEAD}, r.date, r.idx, r.status, r.description, r.first_series_uid
+    FROM cases c
+    JOIN revisions n ON n.case_id = c.case_id AND n.date > ? AND n.previous_date <= ?
+    JOIN revisions r ON r.case_id = n.case_id AND r.idx = n.idx - 1 AND r.date = n.previous_date
+    WHERE c.created_at <= ? AND c.saved_at > ?"""
+_FIRST_SERIES = " LEFT JOIN series s ON s.series_uid = c.first_series_uid"
 
-# filter name -> condition on the result columns (names resolved per mode)
+
+def cases_at(as_of: Any) -> tuple[str, list[Any]]:
+    """The cases as rows ``case_id, project_id, tags, created_at, updated_at, revision,
+    status, description, first_series_uid``: now, or as they were at ``as_of`` (cases
+    created later left out; ``updated_at`` is then the date of the revision current).
+
+    >>> sql, params = cases_at("T")
+    >>> params, sql.count("JOIN revisions")
+    (['T', 'T', 'T', 'T', 'T'], 2)
+    """
+    if as_of is None:
+        return _LATEST, []
+    return _AS_OF, [as_of] * 5
+
+
+# filter name -> condition on the result columns
 _CASE_FILTERS = {
-    "case_id": "strpos({case_id}, ?) > 0",
-    "tags": "{tags} @> ?",
-    "patient_id": "strpos(lower({patient_id}), lower(?)) > 0",
-    "patient_name": "strpos(lower({patient_name}), lower(?)) > 0",
-    "sex": "upper({sex}) = upper(?)",
-    "min_age": "{age} >= ?",
-    "max_age": "{age} <= ?",
-    "created_from": "{created_at} >= ?",
-    "created_to": "{created_at} <= ?",
-    "updated_from": "{updated_at} >= ?",
-    "updated_to": "{updated_at} <= ?",
-    "status": "{status} = ?",
-    "in_list": "{case_id} IN (SELECT item FROM list_items WHERE list_id = ?)",
+    "case_id": "strpos(c.case_id, ?) > 0",
+    "tags": "c.tags @> ?",
+    "patient_id": "strpos(lower(s.patient_id), lower(?)) > 0",
+    "patient_name": "strpos(lower(s.patient_name), lower(?)) > 0",
+    "sex": "upper(s.sex) = upper(?)",
+    "min_age": "s.age >= ?",
+    "max_age": "s.age <= ?",
+    "created_from": "c.created_at >= ?",
+    "created_to": "c.created_at <= ?",
+    "updated_from": "c.updated_at >= ?",
+    "updated_to": "c.updated_at <= ?",
+    "status": "c.status = ?",
+    "in_list": "c.case_id IN (SELECT item FROM list_items WHERE list_id = ?)",
 }
+_PATIENT_FILTERS = {"patient_id", "patient_name", "sex", "min_age", "max_age"}
+_PATIENT_COLUMNS = {name for name, expr in CASE_RESULT.items() if expr.startswith("s.")}
 
 
-# With only these, the page can be picked from the case rows before anything is joined.
-_HEAD_FILTERS = {"case_id", "tags", "created_from", "created_to", "in_list"}
-_HEAD_SORT = {"case_id", "project_id", "created_at"}
-
-
-def _case_where(filters: Mapping[str, Any], project_ids: Sequence[str],
-                columns: Mapping[str, str]) -> tuple[str, list[Any]]:
-    """The ``WHERE`` conditions of a case search on ``columns``, and their parameters."""
+def _matching(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any,
+              series: bool = False) -> tuple[str, list[Any]]:
+    """``FROM ... WHERE ...`` of the cases a search finds, and its parameters. The first
+    series (``s``) is joined when ``series`` is true or a filter is a patient field."""
+    source, params = cases_at(as_of)
     conditions = ["c.project_id = ANY(?)"]
-    values: list[Any] = [sorted(project_ids)]
+    params = [*params, sorted(project_ids)]
     for name, value in filters.items():
-        conditions.append(_CASE_FILTERS[name].format(**columns))
-        values.append(value)
-    return " AND ".join(conditions), values
+        conditions.append(_CASE_FILTERS[name])
+        params.append(value)
+    joined = _FIRST_SERIES if series or _PATIENT_FILTERS & filters.keys() else ""
+    return f"FROM ({source}) c{joined} WHERE {' AND '.join(conditions)}", params
 
 
 def case_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any,
                sort: Sequence[str], limit: int, offset: int) -> tuple[str, list[Any]]:
-    """The case search SQL: the latest revisions, or those current at ``as_of``."""
-    columns = CASE_LATEST if as_of is None else CASE_AS_OF
-    where, values = _case_where(filters, project_ids, columns)
-    select = ", ".join(f"{expr} AS {name}" for name, expr in columns.items())
-    order = order_by(sort, columns, "c.case_id")
-    if as_of is None:
-        sql = f"SELECT {select} FROM {_CASE_FROM_LATEST} WHERE {where} {order} LIMIT ? OFFSET ?"
-        return sql, [*values, limit, offset]
-    if filters.keys() <= _HEAD_FILTERS and {k.removeprefix("-") for k in sort} <= _HEAD_SORT:
-        # Page first, then join revisions for those rows only: far less to join.
-        page = (f"SELECT c.*, cur.idx AS current_idx FROM cases c JOIN ({CURRENT_AT}) cur"
-                f" ON cur.case_id = c.case_id WHERE {where} {order} LIMIT ? OFFSET ?")
-        sql = f"SELECT {select} FROM ({page}) c {_CASE_JOIN_PAGE} {order}"
-        return sql, [as_of, *values, limit, offset]
-    sql = f"SELECT {select} FROM {_CASE_FROM_AS_OF} WHERE {where} {order} LIMIT ? OFFSET ?"
-    return sql, [as_of, *values, limit, offset]
+    """The case search SQL: the latest revisions, or those current at ``as_of``.
+
+    The page is chosen first, from the case rows alone (the series joined only to
+    filter or sort by a patient field); the patient columns are joined to its rows.
+
+    >>> sql, params = case_query({"status": "done"}, ["p1"], None, ["-revision"], 50, 0)
+    >>> sql.count("LEFT JOIN series"), params
+    (1, [['p1'], 'done', 50, 0])
+    """
+    keys = {key.removeprefix("-") for key in sort}
+    matching, params = _matching(filters, project_ids, as_of, bool(_PATIENT_COLUMNS & keys))
+    order = order_by(sort, CASE_RESULT, "c.case_id")
+    page = f"SELECT c.* {matching} {order} LIMIT ? OFFSET ?"
+    select = ", ".join(f"{expr} AS {name}" for name, expr in CASE_RESULT.items())
+    sql = f"SELECT {select} FROM ({page}) c{_FIRST_SERIES} {order}"
+    return sql, [*params, limit, offset]
 
 
 def case_count_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any
                      ) -> tuple[str, list[Any]]:
     """How many cases a search with ``filters`` finds (at ``as_of``), over all its pages.
 
-    >>> case_count_query({"tags": ["a"]}, ["p1"], None)[0]
-    'SELECT count(*) FROM cases c LEFT JOIN series s ON s.series_uid = c.first_series_uid \
+    >>> case_count_query({"tags": ["a"]}, ["p1"], None)[0]  # doctest: +NORMALIZE_WHITESPACE
+    'SELECT count(*) FROM (SELECT c.case_id, c.project_id, c.tags, c.created_at, \
+c.updated_at, c.latest AS revision, c.status, c.description, c.first_series_uid FROM cases c) c \
 WHERE c.project_id = ANY(?) AND c.tags @> ?'
     """
-    columns = CASE_LATEST if as_of is None else CASE_AS_OF
-    where, values = _case_where(filters, project_ids, columns)
-    if as_of is None:
-        return f"SELECT count(*) FROM {_CASE_FROM_LATEST} WHERE {where}", values
-    # every case current at as_of has exactly one revision and first entry to join
-    source = (f"cases c JOIN ({CURRENT_AT}) cur ON cur.case_id = c.case_id"
-              if filters.keys() <= _HEAD_FILTERS else _CASE_FROM_AS_OF)
-    return f"SELECT count(*) FROM {source} WHERE {where}", [as_of, *values]
+    matching, params = _matching(filters, project_ids, as_of)
+    return f"SELECT count(*) {matching}", params
 
 
 def case_facets_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any
@@ -208,20 +228,16 @@ def case_facets_query(filters: Mapping[str, Any], project_ids: Sequence[str], as
     >>> sql.count("GROUP BY"), params
     (4, [['p1'], ['a']])
     """
-    columns = CASE_LATEST if as_of is None else CASE_AS_OF
-    where, values = _case_where(filters, project_ids, columns)
-    source = _CASE_FROM_LATEST if as_of is None else _CASE_FROM_AS_OF
-    matching = (f"SELECT {columns['project_id']} AS project_id, {columns['status']} AS status,"
-                f" s.modality AS modality, {columns['tags']} AS tags FROM {source}"
-                f" WHERE {where}")
+    matching, params = _matching(filters, project_ids, as_of, series=True)  # modality
     groups = " UNION ALL ".join(
         f"SELECT '{facet}' AS facet, {column} AS value, count(*) AS count FROM {rows}"
         f" GROUP BY {column}"
         for facet, column, rows in (("project", "project_id", "m"), ("status", "status", "m"),
                                     ("modality", "modality", "m"),
                                     ("tag", "tag", "(SELECT unnest(tags) AS tag FROM m) t")))
-    sql = f"WITH m AS MATERIALIZED ({matching}) {groups}"
-    return sql, ([] if as_of is None else [as_of]) + values
+    sql = (f"WITH m AS MATERIALIZED (SELECT c.project_id, c.status, s.modality, c.tags"
+           f" {matching}) {groups}")
+    return sql, params
 
 
 def case_facets(con: Con, filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any

@@ -101,9 +101,9 @@ def _insert_rows(con: psycopg.Connection) -> None:
                                              ("c2", "p2", "default", "s-a", BLOB_2),
                                              ("c3", "p1", "hospital-b", "s-b", None)):
         con.execute("INSERT INTO cases VALUES (%s, %s, %s, %s, 0, 'draft', 'Created new case.',"
-                    " %s, %s, %s)", [case, project, ["t"], [domain], uid, NOW, NOW])
+                    " %s, %s, %s, %s)", [case, project, ["t"], [domain], uid, NOW, NOW, NOW])
         con.execute("INSERT INTO revisions VALUES (%s, 0, %s, %s, 'Created new case.', 'draft',"
-                    " '{}')", [case, email("admin"), NOW])
+                    " '{}', NULL, %s)", [case, email("admin"), NOW, uid])
         con.execute("INSERT INTO revision_series VALUES (%s, 0, 0, %s, 1, 2, 1, %s)",
                     [case, uid, labels(blob) if blob else "[]"])
     con.execute("INSERT INTO blobs VALUES (%s, %s), (%s, %s)",

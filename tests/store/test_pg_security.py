@@ -4,6 +4,7 @@ only what circus_nb's rules allow (tests/store/pg_catalog.py says who holds what
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 import pytest
 
@@ -197,10 +198,11 @@ def test_revisions_are_append_only_even_for_writers(db, user, statement):
         con.execute(statement)
 
 
-def _append(con, user: str, case: str, index: int, uid: str, blob: str | None = None):
+def _append(con, user: str, case: str, index: int, uid: str, blob: str | None = None,
+            previous_date=NOW):
     """What cases.append_revision does, in its SQL."""
-    con.execute("INSERT INTO revisions VALUES (%s, %s, %s, %s, 'saved', 'draft', '{}')",
-                [case, index, email(user), NOW])
+    con.execute("INSERT INTO revisions VALUES (%s, %s, %s, %s, 'saved', 'draft', '{}', %s, %s)",
+                [case, index, email(user), NOW, previous_date, uid])
     con.execute("INSERT INTO revision_series VALUES (%s, %s, 0, %s, 1, 2, 1, %s)",
                 [case, index, uid, labels(blob) if blob else "[]"])
     return con.execute("UPDATE cases SET latest = %s, status = 'draft', description = 'saved',"
@@ -218,6 +220,14 @@ def test_a_writer_appends_a_revision_and_moves_the_head(db):
         assert con.execute("SELECT latest, tags FROM cases WHERE case_id = 'c1'").fetchone() == (
             1, ["t", "new"])
         assert column(con, "SELECT idx FROM revisions WHERE case_id = 'c1'") == [0, 1]
+
+
+@pytest.mark.parametrize("previous_date", [None, NOW - timedelta(seconds=1)])
+def test_a_revision_names_the_date_of_the_one_it_follows(db, previous_date):
+    """The search finds a case's revision at a past time by previous_date: a writer's
+    own SQL cannot make it lie."""
+    with connect_as(db, "writer") as con, pytest.raises(Denied):
+        _append(con, "writer", "c1", 1, "s-a", previous_date=previous_date)
 
 
 def test_a_reader_cannot_write_a_case(db):
@@ -255,7 +265,7 @@ def test_a_writer_creates_a_case_of_its_domains(db):
     with connect_as(db, "writer") as con:
         con.execute("INSERT INTO cases VALUES ('c9', 'p1', '{}', '{default}', 0, 'draft', '',"
                     " 's-a', now(), now())")
-        _append(con, "writer", "c9", 0, "s-a")
+        _append(con, "writer", "c9", 0, "s-a", previous_date=None)
         con.commit()
         with pytest.raises(Denied):  # a domain the writer does not hold
             con.execute("INSERT INTO cases VALUES ('c8', 'p1', '{}', '{hospital-b}', 0, 'draft',"

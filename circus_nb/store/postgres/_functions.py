@@ -78,6 +78,15 @@ FUNCTIONS: dict[str, tuple[str, str]] = {
                        WHERE rs.case_id = p_case AND rs.idx = p_idx - 1
                          AND rs.series_uid = p_series
                          AND c.project_id = ANY(circus_readable_projects(who)))"""),
+    # Whether ``p_date`` is the date of the revision before ``p_idx`` of a case (NULL
+    # before revision 0): a revision's previous_date, checked by a policy that cannot
+    # ask revisions itself. (Only of a case the asker can read.)
+    f"circus_follows(p_case VARCHAR, p_idx INTEGER, p_date TIMESTAMPTZ, {_WHO})": (
+        "BOOLEAN", """
+        SELECT p_date IS NOT DISTINCT FROM (
+            SELECT r.date FROM revisions r JOIN cases c USING (case_id)
+            WHERE r.case_id = p_case AND r.idx = p_idx - 1
+              AND c.project_id = ANY(circus_readable_projects(who)))"""),
     # The lists a user sees: their own and those shared with one of their groups. A
     # function, since the policies of item_lists and list_editors would otherwise
     # refer to each other (a recursion the server refuses).

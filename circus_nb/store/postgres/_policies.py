@@ -63,8 +63,11 @@ def _policies(case_domains: bool) -> dict[str, dict[str, tuple[str, str | None, 
         # Append-only: SELECT and INSERT policies, no UPDATE or DELETE privilege at all.
         "revisions": {
             "read": ("SELECT", _CASE_VISIBLE, None),
+            # previous_date must be the date of the revision it follows: the search
+            # finds a case's revision at a past time by it.
             "append": ("INSERT", None,
-                       f"{_CASE_WRITABLE} AND creator = (SELECT {{s}}.circus_email())"),
+                       f"{_CASE_WRITABLE} AND creator = (SELECT {{s}}.circus_email())"
+                       " AND {s}.circus_follows(case_id, idx, previous_date)"),
         },
         "revision_series": {
             "read": ("SELECT", _CASE_VISIBLE, None),
@@ -118,7 +121,7 @@ _GRANTS = {
     "preferences": "SELECT, INSERT, UPDATE, DELETE",
     # the head's case_id, project and domains never change
     "cases": "SELECT, INSERT, UPDATE (tags, latest, status, description, first_series_uid,"
-             " updated_at)",
+             " updated_at, saved_at)",
     "revisions": "SELECT, INSERT",
     "revision_series": "SELECT, INSERT",
     "blobs": "SELECT, INSERT",
