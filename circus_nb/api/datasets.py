@@ -57,8 +57,7 @@ from ..domain.dataset import FrozenCase, fingerprint
 from ..domain.values import check_int, check_text, shown
 from ..errors import CircusError, CircusWarning, NotFoundError, ValidationError
 from ..label_ops import label_key, label_masks
-from ..store import cases as cases_sql
-from ..store.datasets import dataset_cases
+from ..store.datasets import dataset_entries
 from ._checks import as_utc, check_flag, check_id, check_path, check_tags
 from .cases import MAX_INDEX
 from .collections import resolve_list
@@ -89,14 +88,9 @@ def build_dataset(store: Store, project_id: Any, tags: Any, status: Any, as_of: 
     progress = check_flag(progress, "progress")
     project = store.project(project_id)  # checks read
     list_id = None if in_list is None else resolve_list(store, in_list, "cases")
-    chosen, lacking = [], []
-    con = store._db()
-    for case_id, index in dataset_cases(con, project_id, tags, status, as_of, list_id):
-        revision = cases_sql.load_revision(con, case_id, index)  # read: checked above
-        if entry < len(revision.series):
-            chosen.append((case_id, index, revision.series[entry]))
-        else:
-            lacking.append(case_id)
+    found = dataset_entries(store._db(), project_id, tags, status, as_of, list_id, entry)
+    chosen = [row for row in found if row[2] is not None]
+    lacking = [case_id for case_id, _, e in found if e is None]
     if lacking:
         warnings.warn(f"{len(lacking)} matching case(s) have no series entry {entry} and are"
                       f" not in the dataset (first: {lacking[0]}).", CircusWarning, stacklevel=3)
@@ -110,10 +104,12 @@ def build_dataset(store: Store, project_id: Any, tags: Any, status: Any, as_of: 
     return Dataset(store, project.name, entry, cases, query)
 
 
-def _image_rows(store: Store, entry: SeriesEntry) -> tuple[Series, list[tuple[int, Any]]]:
-    """The series of an entry and the catalog row of each image of its range, in order."""
+def _image_rows(store: Store, entry: SeriesEntry, instances: pd.DataFrame | None = None
+                ) -> tuple[Series, list[tuple[int, Any]]]:
+    """The series of an entry and the catalog row of each image of its range, in order
+    (``instances``: the series' instance rows, when the caller has them already)."""
     series = store.series(entry.series_uid)
-    rows = series.instances().set_index("instance_number")
+    rows = (series.instances() if instances is None else instances).set_index("instance_number")
     numbers = entry.partial_volume.to_list()
     missing = [n for n in numbers if n not in rows.index]
     if missing:
@@ -125,8 +121,28 @@ def _image_rows(store: Store, entry: SeriesEntry) -> tuple[Series, list[tuple[in
 
 def entry_files(store: Store, entry: SeriesEntry) -> list[tuple[int, Path]]:
     """The checked file of each image of an entry's range, in the range's order."""
-    series, rows = _image_rows(store, entry)
-    return [(n, series._checked_file(row)) for n, row in rows]
+    return entries_files(store, [entry])[0]
+
+
+def entries_files(store: Store, entries: Sequence[SeriesEntry]) -> list[list[tuple[int, Path]]]:
+    """:func:`entry_files` of many entries: each series and each file is looked at once,
+    however many entries share it."""
+    checked: dict[tuple[str, int], Path] = {}
+    by_series: dict[str, tuple[Series, pd.DataFrame]] = {}
+    files = []
+    for entry in entries:
+        uid = entry.series_uid
+        if uid not in by_series:
+            series = store.series(uid)
+            by_series[uid] = series, series.instances()
+        series, rows = _image_rows(store, entry, by_series[uid][1])
+        one = []
+        for n, row in rows:
+            if (uid, n) not in checked:
+                checked[uid, n] = series._checked_file(row)
+            one.append((n, checked[uid, n]))
+        files.append(one)
+    return files
 
 
 def sha256_of(path: Path) -> str:
@@ -147,13 +163,13 @@ def hash_files(paths: Sequence[Path], done: Callable[[], Any] = lambda: None) ->
 def _hash_entries(store: Store, entries: Sequence[SeriesEntry], progress: bool
                   ) -> list[tuple[tuple[int, str], ...]]:
     """For each entry, ``(instance number, sha256)`` of its files, hashed in threads."""
-    files = [entry_files(store, entry) for entry in entries]
-    flat = [path for one in files for _, path in one]
-    bar = tqdm(total=len(flat), desc="Hashing image files", unit="file",
-               disable=not progress or len(flat) < _BAR_FROM)
+    files = entries_files(store, entries)
+    unique = list(dict.fromkeys(path for one in files for _, path in one))
+    bar = tqdm(total=len(unique), desc="Hashing image files", unit="file",
+               disable=not progress or len(unique) < _BAR_FROM)
     with bar:
-        found = iter(hash_files(flat, bar.update))
-    return [tuple((n, next(found)) for n, _ in one) for one in files]
+        digests = dict(zip(unique, hash_files(unique, bar.update), strict=True))
+    return [tuple((n, digests[path]) for n, path in one) for one in files]
 
 
 class DatasetIndexError(NotFoundError, IndexError):
