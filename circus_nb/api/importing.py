@@ -296,9 +296,8 @@ class _Importer:
         keys = [(h.instance["series_uid"], h.instance["instance_number"]) for _, _, h in ok]
         # series values come with the first file of each series in a chunk read
         known = {h.instance["series_uid"]: h.series for _, _, h in ok if h.series}
-        stored = {key: self.held(row) for key, row in
-                  series_sql.stored_instances(con, keys).items()}
-        domains = series_sql.series_domains(con, {uid for uid, _ in keys})
+        domains, rows = series_sql.catalogued(con, keys)
+        stored = {key: self.held(row) for key, row in rows.items()}
         decided = _Chunk()
         in_chunk: dict[tuple[str, int], _Held] = {}
         for (index, source, header), key in zip(ok, keys, strict=True):
@@ -351,8 +350,7 @@ class _Importer:
     def destination(self, key: tuple[str, int], source: Source) -> Path | None:
         if self.mode == "reference" and not source.from_archive:
             return None
-        uid, number = key
-        return self.catalog.data_dir / uid / f"{number:08d}.dcm"
+        return self.catalog.root / series_sql.managed_path(*key)
 
     def instance_row(self, header: Header, dest: Path | None, source: Source) -> dict[str, Any]:
         if dest is None:  # sources are absolute already
