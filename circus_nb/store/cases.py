@@ -127,21 +127,23 @@ def series_entry(con: Con, uid: str, start: int, end: int, delta: int, labels: s
 
 
 def load_revision(con: Con, case_id: str, index: int) -> Revision | None:
-    row = con.execute("SELECT creator, date, description, status, attributes FROM revisions"
-                      " WHERE case_id = ? AND idx = ?", [case_id, index]).fetchone()
-    if row is None:
+    # one query: a revision has at least one entry (a case is never without a series)
+    rows = con.execute(
+        "SELECT r.creator, r.date, r.description, r.status, r.attributes, e.series_uid,"
+        " e.range_start, e.range_end, e.range_delta, e.labels"
+        " FROM revisions r JOIN revision_series e ON e.case_id = r.case_id AND e.idx = r.idx"
+        " WHERE r.case_id = ? AND r.idx = ? AND e.case_id = ? AND e.idx = ?"
+        " ORDER BY e.position", [case_id, index, case_id, index]).fetchall()
+    if not rows:
         return None
-    entries = con.execute(
-        "SELECT series_uid, range_start, range_end, range_delta, labels FROM revision_series"
-        " WHERE case_id = ? AND idx = ? ORDER BY position", [case_id, index]).fetchall()
-    series = tuple(series_entry(con, *entry) for entry in entries)
-    creator, date, description, status, attributes = row
+    creator, date, description, status, attributes = rows[0][:5]
+    series = tuple(series_entry(con, *row[5:]) for row in rows)
     return Revision(index, creator, date, description, status, json.loads(attributes), series)
 
 
 def history(con: Con, case_id: str) -> pd.DataFrame:
-    return con.execute("SELECT idx AS index, date, creator, description, status FROM revisions"
-                       " WHERE case_id = ? ORDER BY idx", [case_id]).df()
+    return con.frame("SELECT idx AS index, date, creator, description, status FROM revisions"
+                     " WHERE case_id = ? ORDER BY idx", [case_id])
 
 
 def set_tags(con: Con, case_ids: Iterable[str], tags_by_case: dict[str, list[str]],

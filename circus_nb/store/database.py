@@ -87,6 +87,11 @@ class Database(ABC):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         """Run one statement and fetch its rows."""
 
+    def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        """``execute(sql, params).df()``, which a backend may fetch column by column:
+        the same frame, faster for thousands of rows (a long case history)."""
+        return self.execute(sql, params).df()
+
     @abstractmethod
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement once per row of parameters (inside a transaction)."""

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from ..errors import CircusError
-from .database import Database, Result
+from .database import Database, Result, frame
 from .sharing import share
 
 _BATCH = "_circus_batch"  # the name a bulk insert's frame is registered under
@@ -25,6 +26,27 @@ def _disk_full(error: BaseException) -> bool:
     text = str(error)
     return isinstance(error, duckdb.Error) and (
         "No space left on device" in text or "Disk quota exceeded" in text)
+
+
+def as_from_rows(result: pd.DataFrame) -> pd.DataFrame:
+    """A frame DuckDB built, with the dtypes :func:`~.database.frame` gives the same rows:
+    integers as int64 (float64 with a NULL) and lists as Python lists (DuckDB gives int32,
+    nullable integers and numpy arrays).
+
+    >>> con = duckdb.connect()
+    >>> built = con.execute("SELECT 1::INTEGER AS i, ['a'] AS l").df()
+    >>> built["i"].dtype, type(built["l"][0]).__name__
+    (dtype('int32'), 'ndarray')
+    >>> fixed = as_from_rows(built)
+    >>> fixed["i"].dtype, fixed["l"][0]
+    (dtype('int64'), ['a'])
+    """
+    for name, column in result.items():
+        if pd.api.types.is_integer_dtype(column.dtype):  # with a NULL: floats, as from rows
+            result[name] = column.astype("float64" if column.isna().any() else "int64")
+        elif column.dtype == object:
+            result[name] = column.map(lambda v: v.tolist() if isinstance(v, np.ndarray) else v)
+    return result
 
 
 class EmbeddedDatabase(Database):
@@ -56,6 +78,15 @@ class EmbeddedDatabase(Database):
             cursor = con.execute(sql, params)
             rows = cursor.fetchall()
             return Result([d[0] for d in cursor.description or ()], rows)
+
+    def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        # DuckDB builds the columns itself, ~5x faster than Python rows for 10,000 of them
+        with self._hold() as con:
+            cursor = con.execute(sql, params)
+            result = cursor.df()
+        if result.empty:  # typed columns here, object columns from rows: as from rows
+            return frame(list(result.columns), [])
+        return as_from_rows(result)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._hold() as con:
