@@ -104,45 +104,40 @@ def build_dataset(store: Store, project_id: Any, tags: Any, status: Any, as_of: 
     return Dataset(store, project.name, entry, cases, query)
 
 
-def _image_rows(store: Store, entry: SeriesEntry, instances: pd.DataFrame | None = None
-                ) -> tuple[Series, list[tuple[int, Any]]]:
-    """The series of an entry and the catalog row of each image of its range, in order
-    (``instances``: the series' instance rows, when the caller has them already)."""
-    series = store.series(entry.series_uid)
-    rows = (series.instances() if instances is None else instances).set_index("instance_number")
-    numbers = entry.partial_volume.to_list()
-    missing = [n for n in numbers if n not in rows.index]
-    if missing:
-        raise CircusError(f"Series {entry.series_uid} no longer holds image {missing[0]} of"
-                          f" range {entry.partial_volume.describe()}.", field="series_uid",
-                          value=entry.series_uid)
-    return series, list(zip(numbers, rows.loc[numbers].itertuples(), strict=True))
+class _SeriesRows:
+    """The instance rows of the series of entries, each series read once: entries of
+    many cases often share one."""
 
+    def __init__(self, store: Store):
+        self._store = store
+        self._series: dict[str, tuple[Series, dict[int, Any]]] = {}
+        self._files: dict[tuple[str, int], Path] = {}
 
-def entry_files(store: Store, entry: SeriesEntry) -> list[tuple[int, Path]]:
-    """The checked file of each image of an entry's range, in the range's order."""
-    return entries_files(store, [entry])[0]
-
-
-def entries_files(store: Store, entries: Sequence[SeriesEntry]) -> list[list[tuple[int, Path]]]:
-    """:func:`entry_files` of many entries: each series and each file is looked at once,
-    however many entries share it."""
-    checked: dict[tuple[str, int], Path] = {}
-    by_series: dict[str, tuple[Series, pd.DataFrame]] = {}
-    files = []
-    for entry in entries:
+    def image_rows(self, entry: SeriesEntry) -> tuple[Series, list[tuple[int, Any]]]:
+        """The series of an entry and the catalog row of each image of its range, in
+        order (``row.Index`` is its instance number)."""
         uid = entry.series_uid
-        if uid not in by_series:
-            series = store.series(uid)
-            by_series[uid] = series, series.instances()
-        series, rows = _image_rows(store, entry, by_series[uid][1])
-        one = []
+        if uid not in self._series:
+            series = self._store.series(uid)
+            rows = series.instances().set_index("instance_number")
+            self._series[uid] = series, {row.Index: row for row in rows.itertuples()}
+        series, by_number = self._series[uid]
+        numbers = entry.partial_volume.to_list()
+        missing = [n for n in numbers if n not in by_number]
+        if missing:
+            raise CircusError(f"Series {uid} no longer holds image {missing[0]} of range"
+                              f" {entry.partial_volume.describe()}.", field="series_uid",
+                              value=uid)
+        return series, [(n, by_number[n]) for n in numbers]
+
+    def files(self, entry: SeriesEntry) -> list[tuple[int, Path]]:
+        """The checked file of each image of an entry's range, in the range's order (each
+        file's size and time looked at once)."""
+        series, rows = self.image_rows(entry)
         for n, row in rows:
-            if (uid, n) not in checked:
-                checked[uid, n] = series._checked_file(row)
-            one.append((n, checked[uid, n]))
-        files.append(one)
-    return files
+            if (entry.series_uid, n) not in self._files:
+                self._files[entry.series_uid, n] = series._checked_file(row)
+        return [(n, self._files[entry.series_uid, n]) for n, _ in rows]
 
 
 def sha256_of(path: Path) -> str:
@@ -163,7 +158,8 @@ def hash_files(paths: Sequence[Path], done: Callable[[], Any] = lambda: None) ->
 def _hash_entries(store: Store, entries: Sequence[SeriesEntry], progress: bool
                   ) -> list[tuple[tuple[int, str], ...]]:
     """For each entry, ``(instance number, sha256)`` of its files, hashed in threads."""
-    files = entries_files(store, entries)
+    rows = _SeriesRows(store)
+    files = [rows.files(entry) for entry in entries]
     unique = list(dict.fromkeys(path for one in files for _, path in one))
     bar = tqdm(total=len(unique), desc="Hashing image files", unit="file",
                disable=not progress or len(unique) < _BAR_FROM)
@@ -309,9 +305,10 @@ class Dataset:
         stored = stored_entries(self._store, project.project_id,
                                 [(c.case_id, c.revision) for c in self._cases], self._entry)
         problems = []
+        rows = _SeriesRows(self._store)
         for case in tqdm(self._cases, desc="Verifying", unit="case",
                          disable=len(self) < _BAR_FROM):
-            problems.extend(_problems(self._store, case, self._entry,
+            problems.extend(_problems(rows, case, self._entry,
                                       stored.get((case.case_id, case.revision))))
         if problems:
             shown_problems = "\n".join(f"- {p}" for p in problems[:20])
@@ -397,7 +394,7 @@ class Dataset:
         return card_html("Dataset", self._rows())
 
 
-def _problems(store: Store, case: FrozenCase, entry: int, stored: SeriesEntry | None
+def _problems(rows: _SeriesRows, case: FrozenCase, entry: int, stored: SeriesEntry | None
               ) -> list[str]:
     """What no longer matches of one frozen case, as sentences (none when all does)."""
     where = f"case {case.case_id} revision {case.revision}"
@@ -414,11 +411,11 @@ def _problems(store: Store, case: FrozenCase, entry: int, stored: SeriesEntry | 
             except CircusError as e:
                 problems.append(f"{where}: {e.message}")
     try:
-        series, rows = _image_rows(store, case.entry)
+        series, images = rows.image_rows(case.entry)
     except CircusError as e:
         return [*problems, f"{where}: {e.message}"]
     present = []
-    for (number, row), (_, digest) in zip(rows, case.images, strict=True):
+    for (number, row), (_, digest) in zip(images, case.images, strict=True):
         try:
             present.append((number, series._checked_file(row), digest))
         except CircusError as e:  # gone, or its size or time changed: its first sentence
