@@ -157,15 +157,21 @@ def hash_files(paths: Sequence[Path], done: Callable[[], Any] = lambda: None) ->
 
 def _hash_entries(store: Store, entries: Sequence[SeriesEntry], progress: bool
                   ) -> list[tuple[tuple[int, str], ...]]:
-    """For each entry, ``(instance number, sha256)`` of its files, hashed in threads."""
+    """For each entry, ``(instance number, sha256)`` of its files, hashed in threads; each
+    series, range and file is looked at once however many entries share it."""
     rows = _SeriesRows(store)
-    files = [rows.files(entry) for entry in entries]
-    unique = list(dict.fromkeys(path for one in files for _, path in one))
+    keys = [(entry.series_uid, entry.partial_volume) for entry in entries]
+    files: dict[tuple[str, Any], list[tuple[int, Path]]] = {}
+    for key, entry in zip(keys, entries, strict=True):
+        if key not in files:
+            files[key] = rows.files(entry)
+    unique = list(dict.fromkeys(path for one in files.values() for _, path in one))
     bar = tqdm(total=len(unique), desc="Hashing image files", unit="file",
                disable=not progress or len(unique) < _BAR_FROM)
     with bar:
         digests = dict(zip(unique, hash_files(unique, bar.update), strict=True))
-    return [tuple((n, digests[path]) for n, path in one) for one in files]
+    images = {key: tuple((n, digests[path]) for n, path in one) for key, one in files.items()}
+    return [images[key] for key in keys]
 
 
 class DatasetIndexError(NotFoundError, IndexError):

@@ -6,6 +6,7 @@ entry (series, range, labels) and the content of each image file it reads.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -31,8 +32,7 @@ class FrozenCase:
     images: tuple[tuple[int, str], ...]  # (instance number, sha256 of the file), range order
 
     def __post_init__(self) -> None:
-        bad = next((pair for pair in self.images if not is_image_hash(pair)), None)
-        numbers = [pair[0] for pair in self.images] if bad is None else None
+        bad, numbers = _checked_images(self.images)
         if numbers != self.entry.partial_volume.to_list():
             seen = shown(bad) if bad is not None else f"images {shown(numbers)}"
             raise ValidationError(
@@ -57,6 +57,23 @@ def is_image_hash(pair: Any) -> bool:
     return (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], int)
             and not isinstance(pair[0], bool) and isinstance(pair[1], str)
             and _SHA256.match(pair[1]) is not None)
+
+
+def _checked_images(images: Any) -> tuple[Any, list[int] | None]:
+    """``(the first pair that is not (number, sha256 hex), None)`` or ``(None, numbers)``.
+    The cases of a dataset often share a series and range: each list is checked once."""
+    try:
+        return _checked_hashable(images)
+    except TypeError:  # a list somewhere: checked every time
+        return _check_images(images)
+
+
+def _check_images(images: Any) -> tuple[Any, list[int] | None]:
+    bad = next((pair for pair in images if not is_image_hash(pair)), None)
+    return bad, None if bad is not None else [pair[0] for pair in images]
+
+
+_checked_hashable = functools.lru_cache(maxsize=1024)(_check_images)
 
 
 def _label_key(label: Label) -> dict[str, Any]:
