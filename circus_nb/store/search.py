@@ -127,8 +127,11 @@ _LATEST = (f"SELECT {_HEAD}, c.updated_at, c.latest AS revision, c.status, c.des
 # row describes; a case saved since T is at the revision before the first one saved after
 # T, which is found by that one's previous_date. So no query groups every revision: the
 # second branch joins only the revisions saved after T whose predecessor is older.
+# (created_at <= T follows from saved_at <= T; said, it lets the newest-first page start
+# at T in PostgreSQL's created_at index and skip DuckDB's row groups created later.)
 _AS_OF = f"""SELECT {_HEAD}, c.saved_at AS updated_at, c.latest AS revision, c.status,
-        c.description, c.first_series_uid FROM cases c WHERE c.saved_at <= ?
+        c.description, c.first_series_uid FROM cases c
+    WHERE c.created_at <= ? AND c.saved_at <= ?
     UNION ALL
     SELECT {_HEAD}, r.date, r.idx, r.status, r.description, r.first_series_uid
     FROM cases c
@@ -145,11 +148,11 @@ def cases_at(as_of: Any) -> tuple[str, list[Any]]:
 
     >>> sql, params = cases_at("T")
     >>> params, sql.count("JOIN revisions")
-    (['T', 'T', 'T', 'T', 'T'], 2)
+    (['T', 'T', 'T', 'T', 'T', 'T'], 2)
     """
     if as_of is None:
         return _LATEST, []
-    return _AS_OF, [as_of] * 5
+    return _AS_OF, [as_of] * _AS_OF.count("?")
 
 
 # filter name -> condition on the result columns

@@ -3,6 +3,7 @@
 import time
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 
 import circus_nb as cnb
@@ -153,3 +154,61 @@ def test_count_cases_checks_as_the_search_does(cases, three):
         cases.count_cases(limit=5)
     with pytest.raises(cnb.ValidationError, match="tags: at most 10 tags at a time"):
         cases.count_cases(tags=[str(i) for i in range(11)])
+
+
+def _at(histories: dict, when: datetime) -> dict:
+    """By definition: each case's revision current at ``when`` is the last one saved at
+    or before it; ``case_id -> (revision, status, updated_at)``."""
+    current = {}
+    for case_id, history in histories.items():
+        saved = history[history["date"] <= when]
+        if not saved.empty:
+            row = saved.iloc[-1]
+            current[case_id] = (int(row["index"]), row["status"], row["date"])
+    return current
+
+
+def test_as_of_agrees_with_the_definition_at_every_moment(cases, three):
+    """Saves interleaved over three cases, tag changes (which move updated_at, not the
+    revision) and a new first series: at, just before and just after every revision's
+    date, the search, its count and a dataset see each case at its revision then."""
+    lung, abdomen, hidden = three
+    cases.set_preference("personal_info_view", True)
+    steps = [(lung, "done"), (abdomen, "read"), (lung, "again"), (hidden, "x"), (lung, "z")]
+    for case, status in steps:
+        time.sleep(0.002)
+        case.save(f"to {status}", status=status, attributes=None if case is hidden else {
+            "finding": "normal"})
+        abdomen.add_tags([status])
+    abdomen.save("other first series", series=[cases.uids["chest_ct_lung"]])
+    time.sleep(0.002)
+    abdomen.add_tags(["after its last revision"])
+    histories = {c.case_id: c.history() for c in three}
+    dates = sorted({d for h in histories.values() for d in h["date"]})
+    tick = pd.Timedelta(microseconds=1)
+    for when in [t + shift for t in dates for shift in (-tick, 0 * tick, tick)]:
+        expected = _at(histories, when)
+        found = cases.search_cases(as_of=when, sort=["-revision"]).set_index("case_id")
+        assert {c: (r.revision, r.status, r.updated_at) for c, r in found.iterrows()} == expected
+        assert cases.count_cases(as_of=when) == len(expected)
+        by_status = cases.search_cases(as_of=when, status="done")["case_id"].tolist()
+        assert by_status == [c for c, (_, s, _) in expected.items() if s == "done"]
+        if abdomen.case_id in expected:
+            revision = expected[abdomen.case_id][0]
+            series = abdomen.revision(revision).series[0].series_uid
+            shown = cases.search_cases(as_of=when, case_id=abdomen.case_id,
+                                       sort=["patient_name"])
+            assert shown["patient_id"].tolist() == [cases.series(series).patient["patient_id"]]
+
+
+def test_a_revision_is_never_dated_before_the_one_it_follows(cases, three, monkeypatch):
+    """A clock set back (or another machine's) would break "the revision current at a
+    time": the new revision takes the date of the one it follows."""
+    lung = three[0]
+    before = lung.latest.date
+    past = datetime(2001, 1, 1, tzinfo=UTC)
+    monkeypatch.setattr(cnb.api.cases, "datetime", type("Clock", (), {
+        "now": staticmethod(lambda tz=None: past)}))
+    saved = lung.save("clock set back", attributes={"finding": "normal"})
+    assert saved.date == before == lung.history()["date"].iloc[-1]
+    assert cases.search_cases(as_of=before, case_id=lung.case_id)["revision"].tolist() == [1]

@@ -32,9 +32,11 @@ _UNTRANSLATED = re.compile(r"\b(HUGEINT|UBIGINT|UINTEGER|USMALLINT|UTINYINT|TINY
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS cases_project ON cases (project_id)",
     "CREATE INDEX IF NOT EXISTS cases_created ON cases (created_at)",
+    # a case at a past time: saved since then or not (search.py: cases_at)
+    "CREATE INDEX IF NOT EXISTS cases_saved ON cases (saved_at)",
     # tags @> ? (search by tags)
     "CREATE INDEX IF NOT EXISTS cases_tags ON cases USING gin (tags)",
-    # the revision current at a time: WHERE date <= ? GROUP BY case_id
+    # the revisions saved after a time (cases_at: date > T AND previous_date <= T)
     "CREATE INDEX IF NOT EXISTS revisions_date ON revisions (date, case_id, idx)",
     "CREATE INDEX IF NOT EXISTS series_domain ON series (domain)",
     "CREATE INDEX IF NOT EXISTS series_study ON series (study_uid)",
