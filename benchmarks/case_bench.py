@@ -53,6 +53,7 @@ this is a measurement, not a test.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -114,6 +115,15 @@ NOTES = (
     " the API lays them out (INSERT ... SELECT from DataFrames, then CHECKPOINT)",
     "history, diff and search run in rounds (each measurement and its baseline once per"
     " round); medians",
+)
+
+SCALE_NOTES = (
+    "values: medians in ms at each scale (cases in the store); ratio: baseline / measured"
+    " at the largest scale (above 1: faster than the baseline)",
+    "baselines: search_* and count: SELECT * FROM cases ORDER BY created_at DESC LIMIT 200;"
+    " dataset: its SQL query alone; history, revision, diff: the same SELECTs run directly",
+    "cases bulk-loaded as the API lays them out; the 10,000-revision case made through the"
+    " API, its later revisions bulk-loaded",
 )
 
 
@@ -195,11 +205,14 @@ class Setup:
     series: list[tuple[str, tuple[int, int, int]]]  # (uid, auto range)
 
 
-def make_store(root: Path) -> Setup:
+def make_store(root: Path, target: str | None = None) -> Setup:
+    """Three imported series and four projects, in a new store in ``root`` (or at the
+    PostgreSQL URL ``target``, its files in ``root``)."""
     written = [write_ct_series(root / "dicom" / f"series-{i + 1}", n=SERIES_SLICES,
                                size=SLICE_SIZE, seed=i, description=f"Bench CT {i + 1}",
                                patient_id=f"BENCH-{i + 1}") for i in range(SERIES)]
-    store = Store.create(root / "store")
+    store = (Store.create(root / "store") if target is None
+             else Store.create(target, data_dir=root / "pg-data"))
     store.import_dicom(root / "dicom", mode="reference", progress=False)
     for s in written:
         if s.auto[2] != 1:
@@ -237,22 +250,23 @@ class PlainSaver:
     def __init__(self, store: Store, case: Case, uid: str, auto: tuple[int, int, int]):
         self.con = store._db()
         self.case_id, self.uid, self.auto, self.user = case.case_id, uid, auto, store.user
-        self.index = 0
+        self.index, self.date = 0, case.latest.date
 
     def save(self, attributes: dict, status: str) -> None:
         self.index += 1
         now = datetime.now(UTC)
         con = self.con
         con.execute("BEGIN")
-        con.execute("INSERT INTO revisions VALUES (?, ?, ?, ?, ?, ?, ?)",
+        con.execute("INSERT INTO revisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [self.case_id, self.index, self.user, now, "Baseline save.", status,
-                     json.dumps(attributes)])
+                     json.dumps(attributes), self.date, self.uid])
         con.execute("INSERT INTO revision_series VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [self.case_id, self.index, 0, self.uid, *self.auto, "[]"])
         con.execute("UPDATE cases SET latest = ?, status = ?, description = ?,"
-                    " first_series_uid = ?, updated_at = ? WHERE case_id = ?",
-                    [self.index, status, "Baseline save.", self.uid, now, self.case_id])
+                    " first_series_uid = ?, updated_at = ?, saved_at = ? WHERE case_id = ?",
+                    [self.index, status, "Baseline save.", self.uid, now, now, self.case_id])
         con.execute("COMMIT")
+        self.date = now
 
 
 @dataclass
@@ -378,7 +392,7 @@ def synthetic_frames(setup: Setup, n: int, now: datetime, seed: int
     case_ids = [ulid(int(ms), prng.getrandbits(80)) for ms in created]
     series_of = rng.integers(0, SERIES, n)
     counts = rng.integers(1, MAX_SYNTHETIC_REVISIONS + 1, n)
-    gap = rng.integers(60_000, 2 * 86_400_000, n)  # between revisions of a case
+    gap = rng.integers(60_000, 7 * 86_400_000, n)  # between revisions of a case
     row_case = np.repeat(np.arange(n), counts)
     idx = np.arange(len(row_case)) - np.repeat(np.cumsum(counts) - counts, counts)
     dates = pd.to_datetime(created[row_case] + idx * gap[row_case], unit="ms", utc=True)
@@ -391,9 +405,11 @@ def synthetic_frames(setup: Setup, n: int, now: datetime, seed: int
               for c, i in zip(row_case, idx, strict=True)]
     uids = np.array([uid for uid, _ in setup.series])[series_of]
     row_ids = np.array(case_ids)[row_case]
+    previous = pd.Series(dates).shift(1).where(~first)  # the date of revision idx - 1
     revisions = pd.DataFrame({"case_id": row_ids, "idx": idx, "creator": setup.store.user,
                               "date": dates, "description": description, "status": status,
-                              "attributes": attributes})
+                              "attributes": attributes, "previous_date": previous,
+                              "first_series_uid": uids[row_case]})
     revision_series = pd.DataFrame({
         "case_id": row_ids, "idx": idx, "series_uid": uids[row_case],
         "range_start": [r[0] for r in ranges], "range_end": [r[1] for r in ranges],
@@ -404,45 +420,42 @@ def synthetic_frames(setup: Setup, n: int, now: datetime, seed: int
         "case_id": case_ids, "project_id": rng.choice(setup.project_ids, n),
         "tags": ["|".join(t for t, on in zip(TAGS, row, strict=True) if on) for row in tag_mask],
         "latest": counts - 1, "status": status[last], "description": description[last],
-        "first_series_uid": uids, "created_at": dates[first], "updated_at": dates[last]})
+        "first_series_uid": uids, "created_at": dates[first], "updated_at": dates[last],
+        "saved_at": dates[last]})
     return cases, revisions, revision_series
 
 
-BULK_SQL = (
-    ("cases", """INSERT INTO cases (case_id, project_id, tags, domains, latest, status,
-        description, first_series_uid, created_at, updated_at)
-        SELECT case_id, project_id,
-               CASE WHEN tags = '' THEN []::VARCHAR[] ELSE string_split(tags, '|') END,
-               ['default'], latest, status, description, first_series_uid, created_at,
-               updated_at
-        FROM bench_cases"""),
-    ("revisions", """INSERT INTO revisions (case_id, idx, creator, date, description, status,
-        attributes)
-        SELECT case_id, idx, creator, date, description, status, attributes
-        FROM bench_revisions"""),
-    ("revision_series", """INSERT INTO revision_series (case_id, idx, position, series_uid,
-        range_start, range_end, range_delta, labels)
-        SELECT case_id, idx, 0, series_uid, range_start, range_end, range_delta, '[]'
-        FROM bench_revision_series"""),
-)
+def table_frames(cases: pd.DataFrame, revisions: pd.DataFrame, entries: pd.DataFrame
+                 ) -> dict[str, pd.DataFrame]:
+    """The synthetic frames shaped as the tables are: columns named, tags as lists."""
+    tags = [t.split("|") if t else [] for t in cases["tags"]]
+    return {
+        "cases": cases.assign(tags=tags, domains=[["default"]] * len(cases), description=(
+            cases["description"].astype(object))),
+        "revisions": revisions,
+        "revision_series": entries.assign(position=0, labels="[]"),
+    }
 
 
-def bulk_load(setup: Setup, n: int) -> dict[str, int]:
-    """Add ``n`` synthetic cases. Bypasses the API for speed; the rows are those it writes."""
+def bulk_load(setup: Setup, n: int, seed: int = SEED) -> dict[str, int]:
+    """Add ``n`` synthetic cases. Bypasses the API for speed; the rows are those it writes.
+    Each call that adds to the same store needs its own ``seed`` (the ids come from it)."""
     if n <= 0:
         return {"cases": 0, "revisions": 0, "revision_series": 0}
-    frames = dict(zip(("cases", "revisions", "revision_series"),
-                      synthetic_frames(setup, n, datetime.now(UTC), SEED), strict=True))
-    with setup.store._write() as db, db._hold(write=True) as con:  # DuckDB itself
-        for table, sql in BULK_SQL:
-            con.register(f"bench_{table}", frames[table])
-            try:
-                con.execute(sql)
-            finally:
-                con.unregister(f"bench_{table}")
-    setup.store._db().execute("CHECKPOINT")
-    check_synthetic(setup.store, frames["cases"].iloc[-1])
-    return {table: len(frame) for table, frame in frames.items()}
+    frames = synthetic_frames(setup, n, datetime.now(UTC), seed)
+    tables = table_frames(*frames)
+    with setup.store._write() as db:  # one batch INSERT (DuckDB) or COPY (PostgreSQL) each
+        for table, frame in tables.items():
+            db.insert_frame(table, frame)
+    settle(setup.store)
+    check_synthetic(setup.store, frames[0].iloc[-1])
+    return {table: len(frame) for table, frame in tables.items()}
+
+
+def settle(store: Store) -> None:
+    """What a store that had grown this big would have done: DuckDB writes its tables
+    to the file, PostgreSQL gathers the planner's statistics."""
+    store._db().execute("CHECKPOINT" if store._db().kind == "duckdb" else "ANALYZE")
 
 
 def check_synthetic(store: Store, row: pd.Series) -> None:
@@ -588,9 +601,18 @@ def parse_args() -> argparse.Namespace:
                         help="revisions saved through the API (default 10000)")
     parser.add_argument("--search-cases", type=int, default=100000,
                         help="cases in the store when searching (default 100000)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="JSON results file (default benchmarks/results/case_bench.json)")
+    parser.add_argument("--scale", type=scales, default=None,
+                        help="instead: grow one store through these case counts, e.g."
+                        " 10000,100000,1000000, and measure at each (see case_scale.py)")
+    parser.add_argument("--backend", choices=("duckdb", "postgresql"), default="duckdb",
+                        help="with --scale: the catalog's backend (postgresql: a throw-away"
+                        " server, as the tests start one)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON results file (default benchmarks/results/case_bench.json,"
+                        " or case_scale.json with --scale)")
     args = parser.parse_args()
+    stem = f"case_scale_{args.backend}" if args.scale else "case_bench"
+    args.out = args.out or DEFAULT_OUT.with_stem(stem)
     if args.cases < 2:
         parser.error("--cases must be at least 2")
     if args.revisions < MIN_REVISIONS:
@@ -598,8 +620,45 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def scales(text: str) -> list[int]:
+    """``"10000,100000"`` -> ``[10000, 100000]``, ascending, each at least 1,000."""
+    values = sorted(int(v.replace("_", "")) for v in text.split(","))
+    if values[0] < 1000:
+        raise argparse.ArgumentTypeError("each scale is at least 1000 cases")
+    return values
+
+
+def main_scale(args: argparse.Namespace) -> int:
+    from case_scale import run_scales, scale_report, scale_table
+
+    load, root = os.getloadavg(), Path(tempfile.mkdtemp(prefix="circus-nb-case-scale-"))
+    try:
+        with contextlib.ExitStack() as stack:
+            url = None
+            if args.backend == "postgresql":
+                sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/
+                from tests.pg_server import PostgresServer
+                url = stack.enter_context(PostgresServer())
+            setup = make_store(root, url)
+            try:
+                results = run_scales(setup, args.scale)
+            finally:
+                setup.store.close()
+    finally:
+        shutil.rmtree(root)
+    text, checks = scale_table(results)
+    print(f"\n{text}\n")
+    print_notes(SCALE_NOTES, load)
+    failed = [c["measurement"] for c in checks if not c["passed"]]
+    print_verdict_and_save(len(checks), failed, args.out,
+                           scale_report(results, checks, machine(PACKAGES)))
+    return 0
+
+
 def main() -> int:
     args = parse_args()
+    if args.scale:
+        return main_scale(args)
     root = Path(tempfile.mkdtemp(prefix="circus-nb-case-bench-"))
     try:
         results, settings = run(root, args)
