@@ -86,6 +86,7 @@ class Store(CaseMethods):
     def __init__(self, catalog: Catalog, user: str):
         self._catalog = catalog
         self._user = user
+        self._rights_read: tuple[tuple[str, int | None], Rights] | None = None
 
     # -- opening and closing -------------------------------------------------
 
@@ -222,8 +223,17 @@ class Store(CaseMethods):
 
     @property
     def rights(self) -> Rights:
-        """The current user's effective privileges, domains and project roles."""
-        return accounts.load_rights(self._db(), self._user)
+        """The current user's effective privileges, domains and project roles.
+
+        Read before nearly every call, so kept until the catalog may have changed (a
+        write, or another process's turn with the store folder); read every time on a
+        server.
+        """
+        db = self._db()
+        key = (self._user, db.generation())
+        if key[1] is None or self._rights_read is None or self._rights_read[0] != key:
+            self._rights_read = key, accounts.load_rights(db, self._user)
+        return self._rights_read[1]
 
     @contextlib.contextmanager
     def as_user(self, email: str) -> Iterator[Store]:

@@ -87,6 +87,12 @@ class Database(ABC):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         """Run one statement and fetch its rows."""
 
+    def generation(self) -> int | None:
+        """A number that changes whenever the catalog may have changed since it was last
+        asked, so that what was read from it can be kept until then; ``None`` where that
+        cannot be known (a server others write to at any time): read again each time."""
+        return None
+
     def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """``execute(sql, params).df()``, which a backend may fetch column by column:
         the same frame, faster for thousands of rows (a long case history)."""

@@ -79,6 +79,12 @@ class EmbeddedDatabase(Database):
             rows = cursor.fetchall()
             return Result([d[0] for d in cursor.description or ()], rows)
 
+    def generation(self) -> int:
+        # Asked while holding the file: a closed one opens, which counts as a change. While
+        # this process holds the file, no other process can write to it.
+        with self._hold():
+            return self._shared.generation
+
     def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         # DuckDB builds the columns itself, ~5x faster than Python rows for 10,000 of them
         with self._hold() as con:
@@ -125,6 +131,7 @@ class EmbeddedDatabase(Database):
                 raise
             finally:
                 shared.in_transaction = False
+                shared.generation += 1
 
     def tables(self) -> list[str]:
         return [name for (name,) in self.execute(

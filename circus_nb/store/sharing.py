@@ -133,6 +133,9 @@ class SharedFile:
         self.writable = False
         self.depth = 0  # operations in progress on the thread holding the lock
         self.in_transaction = False
+        # Changes whenever the catalog may have changed: after each transaction of this
+        # process, and at each open (another process may have written in between).
+        self.generation = 0
         self.last_used = self.opened_at = 0.0
         self.yielded_at: float | None = None
         self.users = 0  # catalogs of this process sharing it
@@ -183,6 +186,7 @@ class SharedFile:
                 timed_out=lambda locked: _busy(self.path.parent, _describe(locked.pid),
                                                timeout))
             self.writable, self.opened_at = write, time.monotonic()
+            self.generation += 1
         except BaseException:
             self._release_turn()
             raise
