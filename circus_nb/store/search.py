@@ -175,13 +175,24 @@ _PATIENT_FILTERS = {"patient_id", "patient_name", "sex", "min_age", "max_age"}
 _PATIENT_COLUMNS = {name for name, expr in CASE_RESULT.items() if expr.startswith("s.")}
 
 
+def in_list(column: str, n: int) -> str:
+    """``column IN (?, ...)`` with ``n`` placeholders (``FALSE`` for none). DuckDB turns
+    ``= ANY(?)`` of a list into a join, which made a search over a million cases 2x
+    slower; both backends filter an ``IN`` list in the scan.
+
+    >>> in_list("c.project_id", 2), in_list("c.project_id", 0)
+    ('c.project_id IN (?, ?)', 'FALSE')
+    """
+    return f"{column} IN ({', '.join('?' * n)})" if n else "FALSE"
+
+
 def _matching(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any,
               series: bool = False) -> tuple[str, list[Any]]:
     """``FROM ... WHERE ...`` of the cases a search finds, and its parameters. The first
     series (``s``) is joined when ``series`` is true or a filter is a patient field."""
     source, params = cases_at(as_of)
-    conditions = ["c.project_id = ANY(?)"]
-    params = [*params, sorted(project_ids)]
+    conditions = [in_list("c.project_id", len(project_ids))]
+    params = [*params, *sorted(project_ids)]
     for name, value in filters.items():
         conditions.append(_CASE_FILTERS[name])
         params.append(value)
@@ -198,15 +209,18 @@ def case_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: An
 
     >>> sql, params = case_query({"status": "done"}, ["p1"], None, ["-revision"], 50, 0)
     >>> sql.count("LEFT JOIN series"), params
-    (1, [['p1'], 'done', 50, 0])
+    (1, ['p1', 'done', 50, 0])
     """
     keys = {key.removeprefix("-") for key in sort}
     matching, params = _matching(filters, project_ids, as_of, bool(_PATIENT_COLUMNS & keys))
     order = order_by(sort, CASE_RESULT, "c.case_id")
-    page = f"SELECT c.* {matching} {order} LIMIT ? OFFSET ?"
     select = ", ".join(f"{expr} AS {name}" for name, expr in CASE_RESULT.items())
-    sql = f"SELECT {select} FROM ({page}) c{_FIRST_SERIES} {order}"
-    return sql, [*params, limit, offset]
+    if as_of is None:  # the page holds only ids (far less to sort); rows joined back by key
+        page = f"SELECT c.case_id {matching} {order} LIMIT ? OFFSET ?"
+        rows = f"({page}) p JOIN ({_LATEST}) c ON c.case_id = p.case_id"
+    else:  # the rows at a time are no table to join back to: the page holds them whole
+        rows = f"(SELECT c.* {matching} {order} LIMIT ? OFFSET ?) c"
+    return f"SELECT {select} FROM {rows}{_FIRST_SERIES} {order}", [*params, limit, offset]
 
 
 def case_count_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any
@@ -216,7 +230,7 @@ def case_count_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_
     >>> case_count_query({"tags": ["a"]}, ["p1"], None)[0]  # doctest: +NORMALIZE_WHITESPACE
     'SELECT count(*) FROM (SELECT c.case_id, c.project_id, c.tags, c.created_at, \
 c.updated_at, c.latest AS revision, c.status, c.description, c.first_series_uid FROM cases c) c \
-WHERE c.project_id = ANY(?) AND c.tags @> ?'
+WHERE c.project_id IN (?) AND c.tags @> ?'
     """
     matching, params = _matching(filters, project_ids, as_of)
     return f"SELECT count(*) {matching}", params
@@ -229,7 +243,7 @@ def case_facets_query(filters: Mapping[str, Any], project_ids: Sequence[str], as
 
     >>> sql, params = case_facets_query({"tags": ["a"]}, ["p1"], None)
     >>> sql.count("GROUP BY"), params
-    (4, [['p1'], ['a']])
+    (4, ['p1', ['a']])
     """
     matching, params = _matching(filters, project_ids, as_of, series=True)  # modality
     groups = " UNION ALL ".join(
