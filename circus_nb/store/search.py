@@ -175,12 +175,12 @@ _PATIENT_FILTERS = {"patient_id", "patient_name", "sex", "min_age", "max_age"}
 _PATIENT_COLUMNS = {name for name, expr in CASE_RESULT.items() if expr.startswith("s.")}
 
 
-def in_list(column: str, n: int) -> str:
+def one_of(column: str, n: int) -> str:
     """``column IN (?, ...)`` with ``n`` placeholders (``FALSE`` for none). DuckDB turns
     ``= ANY(?)`` of a list into a join, which made a search over a million cases 2x
     slower; both backends filter an ``IN`` list in the scan.
 
-    >>> in_list("c.project_id", 2), in_list("c.project_id", 0)
+    >>> one_of("c.project_id", 2), one_of("c.project_id", 0)
     ('c.project_id IN (?, ?)', 'FALSE')
     """
     return f"{column} IN ({', '.join('?' * n)})" if n else "FALSE"
@@ -191,7 +191,7 @@ def _matching(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any
     """``FROM ... WHERE ...`` of the cases a search finds, and its parameters. The first
     series (``s``) is joined when ``series`` is true or a filter is a patient field."""
     source, params = cases_at(as_of)
-    conditions = [in_list("c.project_id", len(project_ids))]
+    conditions = [one_of("c.project_id", len(project_ids))]
     params = [*params, *sorted(project_ids)]
     for name, value in filters.items():
         conditions.append(_CASE_FILTERS[name])
