@@ -340,3 +340,36 @@ def test_a_damaged_catalog_is_refused_and_nothing_is_touched(store, damage, read
     catalog.write_bytes(content)  # the guard was released: the restored store opens
     with cnb.Store.open(store.path, user="admin@example.org") as restored:
         assert len(restored.projects()) == 5
+
+
+def test_a_store_made_before_the_time_columns_finds_cases_at_past_times(tmp_path, monkeypatch):
+    """Migration 7 fills saved_at, previous_date and first_series_uid from the rows a
+    version-6 store holds, so that its cases at past times are what they were."""
+    monkeypatch.setattr(migrations, "MIGRATIONS", [m for m in migrations.MIGRATIONS
+                                                   if m.version < 7])
+    d = [f"2024-05-0{day} 12:00:00+00" for day in (1, 2, 3, 4)]
+    with cnb.Store.create(tmp_path / "old") as old:
+        project = old.create_project("Lung").project_id
+        con = old._db()
+        # the rows as circus_nb wrote them then: a tag change (d[3]) after the last save
+        con.execute("INSERT INTO cases VALUES ('c-old', ?, ['t'], ['default'], 2, 'done',"
+                    " 'third', 's2', ?, ?)", [project, d[0], d[3]])
+        for idx, (status, first) in enumerate((("draft", "s1"), ("read", "s1"), ("done", "s2"))):
+            con.execute("INSERT INTO revisions VALUES ('c-old', ?, 'admin@example.org', ?,"
+                        " ?, ?, '{}')", [idx, d[idx], f"save {idx}", status])
+            for position, uid in enumerate((first, "s9")):  # entry 0 is the first series
+                con.execute("INSERT INTO revision_series VALUES ('c-old', ?, ?, ?, 1, 2, 1,"
+                            " '[]')", [idx, position, uid])
+    monkeypatch.undo()
+    with cnb.Store.open(tmp_path / "old", user="admin@example.org") as store:
+        con = store._db()
+        assert con.execute("SELECT saved_at = ?::TIMESTAMPTZ FROM cases", [d[2]]).fetchone()[0]
+        rows = con.execute("SELECT idx, previous_date, first_series_uid FROM revisions"
+                           " ORDER BY idx").fetchall()
+        assert [(i, str(p)[:10] if p else None, f) for i, p, f in rows] == [
+            (0, None, "s1"), (1, "2024-05-01", "s1"), (2, "2024-05-02", "s2")]
+        for when, revision in (("2024-05-01 18:00+00", 0), ("2024-05-02 18:00+00", 1),
+                               ("2024-05-03 18:00+00", 2), ("2024-05-05", 2)):
+            found = store.search_cases(as_of=when)
+            assert found["revision"].tolist() == [revision]
+        assert store.search_cases(as_of="2024-04-30").empty
