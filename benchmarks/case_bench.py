@@ -120,7 +120,8 @@ NOTES = (
 SCALE_NOTES = (
     "values: medians in ms at each scale (cases in the store); ratio: baseline / measured"
     " at the largest scale (above 1: faster than the baseline)",
-    "baselines: search_* and count: SELECT * FROM cases ORDER BY created_at DESC LIMIT 200;"
+    "baselines: search_* and count: SELECT * FROM cases ORDER BY created_at DESC NULLS LAST,"
+    " case_id LIMIT 200 (the searches' order);"
     " dataset: its SQL query alone; history, revision, diff: the same SELECTs run directly",
     "cases bulk-loaded as the API lays them out; the 10,000-revision case made through the"
     " API, its later revisions bulk-loaded",

@@ -31,7 +31,10 @@ _UNTRANSLATED = re.compile(r"\b(HUGEINT|UBIGINT|UINTEGER|USMALLINT|UTINYINT|TINY
 # What the package's queries filter or join on, beyond the primary keys.
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS cases_project ON cases (project_id)",
-    "CREATE INDEX IF NOT EXISTS cases_created ON cases (created_at)",
+    # the newest-first page, in the search's own order (a plain created_at index scanned
+    # backwards gives DESC NULLS FIRST and no tie-break: every case was sorted instead)
+    "DROP INDEX IF EXISTS cases_created",
+    "CREATE INDEX IF NOT EXISTS cases_newest ON cases (created_at DESC NULLS LAST, case_id)",
     # a case at a past time: saved since then or not (search.py: cases_at)
     "CREATE INDEX IF NOT EXISTS cases_saved ON cases (saved_at)",
     # tags @> ? (search by tags)
