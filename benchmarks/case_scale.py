@@ -31,7 +31,6 @@ import random
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +38,15 @@ from typing import Any
 
 import pandas as pd
 from _report import aligned, target_cells
+from case_bench import (  # it runs this module for --scale; its own top imports nothing here
+    STATUSES,
+    bulk_load,
+    changed_range,
+    random_attributes,
+    rounds,
+    table_count,
+    timed_ms,
+)
 
 from circus_nb import Store
 from circus_nb.store.catalog import CATALOG
@@ -79,32 +87,12 @@ def median_ms(runs: list[float]) -> float:
     return statistics.median(runs)
 
 
-def timed_ms(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    action()
-    return 1000 * (time.perf_counter() - start)
-
-
-def rounds(actions: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
-    """Every action once per round (after one untimed warm-up each): a slow spell of the
-    machine hits them alike."""
-    for action in actions.values():
-        action()
-    runs: dict[str, list[float]] = {name: [] for name in actions}
-    for _ in range(repeats):
-        for name, action in actions.items():
-            runs[name].append(timed_ms(action))
-    return runs
-
-
 # ---------------------------------------------------------------- the long case
 
 
 def long_case_frames(store: Store, case_id: str, uid: str, auto: tuple[int, int, int],
                      n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Revisions 1..n of one case, a minute apart from now on, as the API writes them."""
-    from case_bench import STATUSES, changed_range, random_attributes
-
     rng = random.Random(seed)
     first = store.case(case_id).latest.date
     dates = [first + timedelta(minutes=i) for i in range(n + 1)]
@@ -307,8 +295,6 @@ def measure_scale(setup: Any, long_case: str, values: dict[str, Any]) -> dict[st
 
 def grow(setup: Any, scales: list[int], loaded: Callable[[int, int], None]) -> None:
     """Bulk-load up to each scale in turn, calling ``loaded(scale, step)`` after each."""
-    from case_bench import bulk_load, table_count
-
     for step, scale in enumerate(scales):
         print(f"Bulk-loading up to {scale:,} cases...", flush=True)
         bulk_load(setup, scale - table_count(setup.store, "cases"), seed=1000 + step)
