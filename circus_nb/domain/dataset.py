@@ -61,11 +61,14 @@ def is_image_hash(pair: Any) -> bool:
 
 def _checked_images(images: Any) -> tuple[Any, list[int] | None]:
     """``(the first pair that is not (number, sha256 hex), None)`` or ``(None, numbers)``.
-    The cases of a dataset often share a series and range: each list is checked once."""
-    try:
-        return _checked_hashable(images)
-    except TypeError:  # a list somewhere: checked every time
+
+    The cases of a dataset often share one image list (same series and range): the same
+    tuple object is checked once. (By identity, not equality: ``(True, h)`` equals
+    ``(1, h)`` yet is refused.)
+    """
+    if type(images) is not tuple:  # a list may change after the check
         return _check_images(images)
+    return _checked_tuple(_Same(images))
 
 
 def _check_images(images: Any) -> tuple[Any, list[int] | None]:
@@ -73,7 +76,25 @@ def _check_images(images: Any) -> tuple[Any, list[int] | None]:
     return bad, None if bad is not None else [pair[0] for pair in images]
 
 
-_checked_hashable = functools.lru_cache(maxsize=1024)(_check_images)
+class _Same:
+    """A value that hashes and compares by identity (the cache keeps it alive, so its id
+    is not reused)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.value is self.value
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_tuple(images: _Same) -> tuple[Any, list[int] | None]:
+    return _check_images(images.value)
 
 
 def _label_key(label: Label) -> dict[str, Any]:

@@ -111,9 +111,12 @@ def test_a_frozen_case_refuses_what_is_not_a_hash_per_image():
     good = "0" * 64
     FrozenCase("c", 0, entry, ((1, good), (2, good)))
     for images in [((1, good), (2, True)), ((1, good),), ((2, good), (1, good)),
-                   ((1, good), (2, "0" * 63))]:
+                   ((1, good), (2, "0" * 63)), ((True, good), (2, good)),
+                   ((1.0, good), (2, good))]:  # equal to a good list, yet not one
         with pytest.raises(cnb.ValidationError, match="sha256 hex"):
             FrozenCase("c", 0, entry, images)
+    shared = ((1, good), (2, good))  # checked once, accepted each time
+    assert FrozenCase("c", 0, entry, shared).images is FrozenCase("d", 1, entry, shared).images
 
 
 def test_as_of_freezes_each_case_at_the_revision_it_had_then(train):
