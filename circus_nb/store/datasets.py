@@ -1,8 +1,8 @@
 """Which case revisions make a dataset: the SQL side of ``store.dataset``.
 
->>> dataset_query("p1", ["a"], "done", None)[0]  # doctest: +ELLIPSIS
-'SELECT c.case_id, c.revision FROM (SELECT ... FROM cases c) c WHERE c.project_id = ? AND \
-c.tags @> ? AND c.status = ? ORDER BY c.created_at, c.case_id'
+>>> sql, params = dataset_query("p1", ["a"], "done", None, entry=0)
+>>> sql.startswith("SELECT c.case_id, c.revision, e.series_uid"), params
+(True, ['p1', ['a'], 'done', 0])
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from ..domain.case import SeriesEntry
 from .cases import series_entry
 from .database import Database
-from .search import cases_at
+from .search import matching_cases
 
 
 def dataset_query(project_id: str, tags: Sequence[str] | None, status: str | None,
@@ -26,29 +26,20 @@ def dataset_query(project_id: str, tags: Sequence[str] | None, status: str | Non
 
     Latest revisions, or (``as_of``) the revision each case had then: cases created
     later are not in it, and ``status`` is that revision's. Tags are the case's
-    tags now (tags are not versioned).
+    tags now (tags are not versioned). The cases are those a search with the same
+    filters finds (:func:`~.search.matching_cases`).
     """
-    source, params = cases_at(as_of)
+    filters = {"tags": list(tags) if tags else None, "in_list": list_id, "status": status}
+    matching, params = matching_cases({k: v for k, v in filters.items() if v is not None},
+                                      [project_id], as_of)
     columns, joined = "c.case_id, c.revision", ""
     if entry is not None:
         columns += ", e.series_uid, e.range_start, e.range_end, e.range_delta, e.labels"
         joined = (" LEFT JOIN revision_series e ON e.case_id = c.case_id"
                   " AND e.idx = c.revision AND e.position = ?")
         params = [*params, entry]
-    conditions = ["c.project_id = ?"]
-    params = [*params, project_id]
-    if tags:
-        conditions.append("c.tags @> ?")
-        params.append(list(tags))
-    if list_id is not None:
-        conditions.append("c.case_id IN (SELECT item FROM list_items WHERE list_id = ?)")
-        params.append(list_id)
-    if status is not None:
-        conditions.append("c.status = ?")
-        params.append(status)
-    sql = (f"SELECT {columns} FROM ({source}) c{joined} WHERE {' AND '.join(conditions)}"
-           " ORDER BY c.created_at, c.case_id")
-    return sql, params
+    sql = f"SELECT {columns} FROM (SELECT c.* {matching}) c{joined}"
+    return f"{sql} ORDER BY c.created_at, c.case_id", params
 
 
 def dataset_entries(con: Database, project_id: str, tags: Sequence[str] | None,

@@ -186,7 +186,7 @@ def one_of(column: str, n: int) -> str:
     return f"{column} IN ({', '.join('?' * n)})" if n else "FALSE"
 
 
-def _matching(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any,
+def matching_cases(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any,
               series: bool = False) -> tuple[str, list[Any]]:
     """``FROM ... WHERE ...`` of the cases a search finds, and its parameters. The first
     series (``s``) is joined when ``series`` is true or a filter is a patient field."""
@@ -212,7 +212,7 @@ def case_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: An
     (1, ['p1', 'done', 50, 0])
     """
     keys = {key.removeprefix("-") for key in sort}
-    matching, params = _matching(filters, project_ids, as_of, bool(_PATIENT_COLUMNS & keys))
+    matching, params = matching_cases(filters, project_ids, as_of, bool(_PATIENT_COLUMNS & keys))
     order = order_by(sort, CASE_RESULT, "c.case_id")
     select = ", ".join(f"{expr} AS {name}" for name, expr in CASE_RESULT.items())
     if as_of is None:  # the page holds only ids (far less to sort); rows joined back by key
@@ -232,7 +232,7 @@ def case_count_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_
 c.updated_at, c.latest AS revision, c.status, c.description, c.first_series_uid FROM cases c) c \
 WHERE c.project_id IN (?) AND c.tags @> ?'
     """
-    matching, params = _matching(filters, project_ids, as_of)
+    matching, params = matching_cases(filters, project_ids, as_of)
     return f"SELECT count(*) {matching}", params
 
 
@@ -245,7 +245,7 @@ def case_facets_query(filters: Mapping[str, Any], project_ids: Sequence[str], as
     >>> sql.count("GROUP BY"), params
     (4, ['p1', ['a']])
     """
-    matching, params = _matching(filters, project_ids, as_of, series=True)  # modality
+    matching, params = matching_cases(filters, project_ids, as_of, series=True)  # modality
     groups = " UNION ALL ".join(
         f"SELECT '{facet}' AS facet, {column} AS value, count(*) AS count FROM {rows}"
         f" GROUP BY {column}"
