@@ -60,6 +60,25 @@ def target_cells(value: float, target: float | None) -> tuple[str, str]:
     return f"< {target:g} ms", "PASS" if value < target else "FAIL  <<<"
 
 
+def timed_ms(action: Callable[[], object]) -> float:
+    """How long one call of ``action`` takes, in ms."""
+    start = time.perf_counter()
+    action()
+    return 1000 * (time.perf_counter() - start)
+
+
+def rounds(actions: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Time every action once per round (ms), ``repeats`` rounds, after one untimed
+    warm-up each: a slow spell of the machine hits them alike."""
+    for action in actions.values():
+        action()
+    runs: dict[str, list[float]] = {name: [] for name in actions}
+    for _ in range(repeats):
+        for name, action in actions.items():
+            runs[name].append(timed_ms(action))
+    return runs
+
+
 def phase(name: str, phases: dict[str, float], action: Callable[[], Any]) -> Any:
     """Run one step of a benchmark's set-up, saying so; its seconds go into ``phases``."""
     print(f"{name}...", flush=True)

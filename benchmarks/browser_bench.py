@@ -69,7 +69,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _report import aligned, machine, phase, print_notes, print_verdict_and_save, target_cells
+from _report import (
+    aligned,
+    machine,
+    phase,
+    print_notes,
+    print_verdict_and_save,
+    target_cells,
+    timed_ms,
+)
 from case_bench import (
     SEED,
     TAGS,
@@ -79,7 +87,6 @@ from case_bench import (
     make_store,
     past_time,
     table_count,
-    timed_ms,
 )
 
 from circus_nb import Store

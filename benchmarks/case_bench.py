@@ -62,7 +62,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,7 +69,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _report import aligned, machine, phase, print_notes, print_verdict_and_save
+from _report import (
+    aligned,
+    machine,
+    phase,
+    print_notes,
+    print_verdict_and_save,
+    rounds,
+    timed_ms,
+)
 
 from circus_nb import Store
 from circus_nb.api.cases import Case
@@ -150,25 +157,8 @@ TARGETS = {  # measurement -> the median must stay below this many ms
 # ---------------------------------------------------------------- helpers
 
 
-def timed_ms(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    action()
-    return 1000 * (time.perf_counter() - start)
-
-
 def median_of(label: str, runs: list[float], baseline: str | None = None) -> Measurement:
     return Measurement(label, statistics.median(runs), "ms", runs, baseline)
-
-
-def rounds(actions: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
-    """Time every action once per round, ``repeats`` rounds, after one untimed warm-up."""
-    for action in actions.values():
-        action()
-    runs: dict[str, list[float]] = {name: [] for name in actions}
-    for _ in range(repeats):
-        for name, action in actions.items():
-            runs[name].append(timed_ms(action))
-    return runs
 
 
 def random_attributes(rng: random.Random) -> dict[str, Any]:

@@ -37,15 +37,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from _report import aligned, target_cells
+from _report import aligned, rounds, target_cells, timed_ms
 from case_bench import (  # it runs this module for --scale; its own top imports nothing here
     STATUSES,
     bulk_load,
     changed_range,
     random_attributes,
-    rounds,
     table_count,
-    timed_ms,
 )
 
 from circus_nb import Store

@@ -96,7 +96,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pydicom
-from _report import aligned, machine, phase, print_notes, print_verdict_and_save
+from _report import aligned, machine, phase, print_notes, print_verdict_and_save, rounds
 
 from circus_nb import PartialVolume, Store
 from circus_nb.api.series import Series
@@ -657,17 +657,6 @@ def ms_median(label: str, runs: list[float]) -> Measurement:
     return Measurement(label, statistics.median(runs), "ms", runs)
 
 
-def rounds_ms(actions: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
-    """Time every action once per round (ms), ``repeats`` rounds, after a warm-up call."""
-    for action in actions.values():
-        action()
-    runs: dict[str, list[float]] = {name: [] for name in actions}
-    for _ in range(repeats):
-        for name, action in actions.items():
-            runs[name].append(1000 * timed(action))
-    return runs
-
-
 def search_forms(store: Store, scale: int) -> dict[str, dict[str, Any]]:
     """``search_series`` arguments, one filter form each, chosen so that each finds
     series (values taken from a series in the middle of the loaded ones)."""
@@ -708,7 +697,7 @@ def measure_searches_at(store: Store, forms: dict[str, dict[str, Any]]
         for name, filters in forms.items()}
     actions["plain_search"] = lambda: con.execute(
         "SELECT * FROM series ORDER BY created_at DESC LIMIT 200").df()
-    runs = rounds_ms(actions, SEARCH_REPEATS)
+    runs = rounds(actions, SEARCH_REPEATS)
     labels = {f"search_{name}": f"search_series, {name}" for name in forms}
     labels["plain_search"] = "plain: SELECT * FROM series ORDER BY created_at DESC LIMIT 200"
     return {name: ms_median(labels[name], runs[name]) for name in actions}
@@ -722,7 +711,7 @@ def measure_series_at(store: Store, scale: int) -> dict[str, Measurement]:
     pick = itertools.cycle(uids).__next__  # each call another series
     opened = store.series(uids[0])
     row = series_sql.load_series(con, opened.series_uid, [opened.domain])
-    runs = rounds_ms({
+    runs = rounds({
         "series_open": lambda: store.series(pick()),
         "plain_series_row": lambda: con.execute("SELECT * FROM series WHERE series_uid = ?",
                                                 [pick()]).fetchone(),
@@ -817,7 +806,7 @@ def measure_open_at(path: Path) -> dict[str, Measurement]:
         Store.open(path, ADMIN).close()
 
     catalog = str(path / "catalog.duckdb")
-    runs = rounds_ms({"store_open": open_close,
+    runs = rounds({"store_open": open_close,
                       "plain_connect": lambda: duckdb.connect(catalog).close()}, OPEN_REPEATS)
     size = (path / "catalog.duckdb").stat().st_size
     return {
@@ -929,7 +918,7 @@ def measure_idempotency_at(store: Store, new_keys: list[tuple[str, int]]
     """Each :func:`lookup_cases` case alone, in rounds (no target)."""
     con = store._db()
     cases = lookup_cases(store, new_keys)
-    runs = rounds_ms({name: (lambda c=call: c(con)) for name, (_, call) in cases.items()},
+    runs = rounds({name: (lambda c=call: c(con)) for name, (_, call) in cases.items()},
                      SEARCH_REPEATS)
     return {name: ms_median(label, runs[name]) for name, (label, _) in cases.items()}
 
