@@ -134,8 +134,9 @@ class Case:
     # -- reading -------------------------------------------------------------
 
     def _con(self, role: str = "read"):
-        project = self._project()
-        self._store.rights.require_role(self.project_id, role, project.name)
+        rights = self._store.rights
+        if not rights.has_role(self.project_id, role):  # the project's name is for the message
+            rights.require_role(self.project_id, role, self._project().name)
         return self._store._db()
 
     def _project(self) -> Project:
@@ -161,12 +162,15 @@ class Case:
 
     def revision(self, index: int) -> Revision:
         """Revision ``index`` (0 is the first; negative counts from the latest)."""
-        con = self._con()
-        latest = cases_sql.latest_index(con, self.case_id)
         if isinstance(index, bool) or not isinstance(index, Integral):
             raise ValidationError(f"A revision index is an integer, got {shown(index)}.",
                                   field="index", value=index)
-        index = int(index)
+        index, con = int(index), self._con()
+        if 0 <= index <= MAX_INDEX:  # one read when the revision exists, as it mostly does
+            revision = cases_sql.load_revision(con, self.case_id, index)
+            if revision is not None:
+                return revision
+        latest = cases_sql.latest_index(con, self.case_id)
         found = index + latest + 1 if index < 0 else index
         if not 0 <= found <= latest:
             raise NotFoundError(f"Case {self.case_id} has no revision {index}; it has 0 to"

@@ -17,7 +17,7 @@ import pandas as pd
 from ..domain.case import Revision, SeriesEntry
 from ..domain.labels import Label
 from ..domain.partial_volume import PartialVolume
-from ..errors import CircusError, ValidationError
+from ..errors import CircusError, NotFoundError, ValidationError
 from .accounts import not_found
 from .database import Database
 
@@ -72,8 +72,7 @@ def load_head(con: Con, case_id: str) -> dict[str, Any]:
     row = con.execute("SELECT case_id, project_id, tags, domains, latest, created_at, updated_at"
                       " FROM cases WHERE case_id = ?", [case_id]).fetchone()
     if row is None:
-        raise not_found("case", case_id, [],
-                        "Find cases with store.search_cases(); ids are 26 characters.")
+        raise _no_case(case_id)
     keys = ("case_id", "project_id", "tags", "domains", "latest", "created_at", "updated_at")
     return dict(zip(keys, row, strict=True))
 
@@ -86,7 +85,15 @@ def lock_head(con: Con, case_id: str) -> None:
 
 
 def latest_index(con: Con, case_id: str) -> int:
-    return con.execute("SELECT latest FROM cases WHERE case_id = ?", [case_id]).fetchone()[0]
+    row = con.execute("SELECT latest FROM cases WHERE case_id = ?", [case_id]).fetchone()
+    if row is None:  # deleted since the Case was got, maybe by another notebook
+        raise _no_case(case_id)
+    return row[0]
+
+
+def _no_case(case_id: str) -> NotFoundError:
+    return not_found("case", case_id, [],
+                     "Find cases with store.search_cases(); ids are 26 characters.")
 
 
 def _hashed_blob(label: Label) -> bytes:

@@ -379,6 +379,22 @@ def test_delete_removes_every_row_of_the_case(cases, case):
         assert con.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
 
 
+def test_a_case_deleted_since_it_was_got_reads_as_not_found(cases, case):
+    cases.delete_case(case.case_id)  # as another notebook on the store may
+    for read in (lambda: case.latest, lambda: case.revision(0), lambda: case.revision(-1)):
+        with pytest.raises(cnb.NotFoundError, match=case.case_id):
+            read()
+
+
+def test_revision_indices_count_from_either_end(cases, case):
+    case.save("second")
+    assert [case.revision(i).description for i in (0, 1, -1, -2)] == [
+        "Created new case.", "second", "second", "Created new case."]
+    for missing in (2, -3, 2**31, -(2**40)):
+        with pytest.raises(cnb.NotFoundError, match=r"it has 0 to 1"):
+            case.revision(missing)
+
+
 # -- reprs -------------------------------------------------------------------------------------
 
 
