@@ -1,0 +1,56 @@
+"""A case search sorted by patient fields sorts each series' rank in the field, not the
+field itself (``store/search.py: _ranked_series``): the pages must be the same as sorting
+the values, NULLs last in either direction, ties broken by the next key, then case id."""
+
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from circus_nb.store.search import case_query
+
+NAMES = st.one_of(st.none(), st.sampled_from(["Müller", "Mueller", "müller", "Abe", "abe", ""]))
+SERIES = st.lists(st.tuples(NAMES, st.one_of(st.none(), st.integers(0, 3)),
+                            st.sampled_from([None, "F", "M"])), min_size=1, max_size=6)
+KEYS = st.lists(st.sampled_from(["patient_name", "patient_id", "age", "sex", "created_at",
+                                 "revision"]), min_size=1, max_size=3, unique=True)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def tables(series: list, firsts: list[int], days: list[int]) -> duckdb.DuckDBPyConnection:
+    """The columns of ``series`` and ``cases`` that a search reads, in a memory database."""
+    con = duckdb.connect()
+    series_rows = pd.DataFrame(
+        [(f"s{i}", name and name.upper(), name, age, sex)  # patient_id: ties of its own
+         for i, (name, age, sex) in enumerate(series)],
+        columns=["series_uid", "patient_id", "patient_name", "age", "sex"])
+    cases = pd.DataFrame({
+        "case_id": [f"c{i:02}" for i in range(len(firsts))], "project_id": "p",
+        "tags": [[] for _ in firsts], "created_at": [T0 + timedelta(days=d) for d in days],
+        "latest": [d % 3 for d in days], "status": "draft", "description": "",
+        "first_series_uid": [f"s{i % len(series)}" for i in firsts]})
+    cases["updated_at"] = cases["created_at"]
+    con.register("series_frame", series_rows)
+    con.register("cases_frame", cases)
+    con.execute("CREATE TABLE series AS SELECT * FROM series_frame")
+    con.execute("CREATE TABLE cases AS SELECT * FROM cases_frame")
+    return con
+
+
+@settings(max_examples=150, deadline=None)
+@given(series=SERIES, firsts=st.lists(st.integers(0, 5), min_size=1, max_size=12),
+       keys=KEYS, descending=st.lists(st.booleans(), min_size=3, max_size=3),
+       limit=st.integers(1, 5), offset=st.integers(0, 6), data=st.data())
+def test_a_page_sorted_by_patient_fields_is_the_page_of_the_sorted_values(
+        series, firsts, keys, descending, limit, offset, data):
+    days = data.draw(st.lists(st.integers(0, 3), min_size=len(firsts), max_size=len(firsts)))
+    con = tables(series, firsts, days)
+    sort = [f"-{key}" if down else key for key, down in zip(keys, descending, strict=False)]
+    sql, params = case_query({}, ["p"], None, sort, limit, offset)
+    found = con.execute(sql, params).df()
+    everything = con.execute(*case_query({}, ["p"], None, [], 100, 0)).df()
+    expected = everything.sort_values([*keys, "case_id"], na_position="last",
+                                      ascending=[not d for d in descending[:len(keys)]] + [True])
+    assert found["case_id"].tolist() == expected["case_id"].tolist()[offset:offset + limit]
