@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -90,3 +91,23 @@ def test_the_postgres_modules_import_without_psycopg():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "False"
+
+
+
+def test_a_store_migrated_on_open_gets_the_indexes_of_the_newer_circus_nb(
+        postgres_database, tmp_path, monkeypatch):
+    """Indexes are made with the store; one made by an older circus_nb gets those the
+    newer one lists (its queries rely on them) when its schema is migrated."""
+    def indexes(store):
+        return {row[0] for row in store._db().execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()").fetchall()}
+
+    listed = {re.search(r"EXISTS (\w+)", s)[1] for s in schema.INDEXES if "CREATE" in s}
+    with cnb.Store.create(postgres_database, data_dir=tmp_path / "files") as old:
+        assert listed <= indexes(old)
+        old._db().execute("DROP INDEX cases_newest, cases_saved")  # as an older one made it
+    newest = migrations.MIGRATIONS[-1].version
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, migrations.Migration(
+        newest + 1, "test: a later version", ("CREATE TABLE test_table (name VARCHAR)",))])
+    with cnb.Store.open(postgres_database, user="admin@example.org") as store:
+        assert listed <= indexes(store)

@@ -63,7 +63,7 @@ def open(cls: type[Catalog], url: str, read_only: bool, data_dir: Path | None) -
                               " one with cnb.Store.create(url, admin=..., data_dir=...).",
                               value=catalog.where)
         migrate(catalog.con, read_only=read_only, where=catalog.where,
-                translate=translate_types)
+                translate=translate_types, then=INDEXES)
         row = catalog.con.execute("SELECT value FROM settings WHERE key = ?",
                                   [DATA_DIR_KEY]).fetchone()
         catalog.root = Path(data_dir).resolve() if data_dir is not None else Path(row[0])
