@@ -26,6 +26,17 @@ def test_only_readable_projects_newest_first(cases, three):
         assert column in frame.columns
 
 
+def test_a_case_id_part_is_matched_as_typed(cases, three):
+    """PostgreSQL matches it with LIKE (for its trigram index): its wildcards are text."""
+    lung = three[0]
+    middle = lung.case_id[5:17]
+    assert cases.search_cases(case_id=middle)["case_id"].tolist() == [lung.case_id]
+    assert cases.count_cases(case_id=middle) == 1
+    for typed in ("%", "_", "\\", lung.case_id[:3] + "%", "_" + lung.case_id[1:]):
+        assert cases.search_cases(case_id=typed).empty, typed
+        assert cases.count_cases(case_id=typed) == 0
+
+
 def test_filters(cases, three):
     lung, abdomen, _hidden = three
     assert cases.search_cases(tags=["a", "b"])["case_id"].tolist() == [lung.case_id]

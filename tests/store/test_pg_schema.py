@@ -102,7 +102,8 @@ def test_a_store_migrated_on_open_gets_the_indexes_of_the_newer_circus_nb(
         return {row[0] for row in store._db().execute(
             "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()").fetchall()}
 
-    listed = {re.search(r"EXISTS (\w+)", s)[1] for s in schema.INDEXES if "CREATE" in s}
+    listed = {re.search(r"INDEX IF NOT EXISTS (\w+)", s)[1] for s in schema.INDEXES
+              if "CREATE INDEX" in s}
     with cnb.Store.create(postgres_database, data_dir=tmp_path / "files") as old:
         assert listed <= indexes(old)
         old._db().execute("DROP INDEX cases_newest, cases_saved")  # as an older one made it

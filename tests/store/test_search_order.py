@@ -1,6 +1,10 @@
-"""A case search sorted by patient fields sorts each series' rank in the field, not the
-field itself (``store/search.py: _ranked_series``): the pages must be the same as sorting
-the values, NULLs last in either direction, ties broken by the next key, then case id."""
+"""Pages found a quicker way are the pages of the plain query.
+
+A case search sorted by patient fields sorts each series' rank in the field, not the field
+itself (``store/search.py: _ranked_series``): the pages must be the same as sorting the
+values, NULLs last in either direction, ties broken by the next key, then case id. A
+newest-first search on DuckDB looks in recent windows first (``newest_windows``).
+"""
 
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +13,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from circus_nb.store import search
 from circus_nb.store.search import case_query
 
 NAMES = st.one_of(st.none(), st.sampled_from(["Müller", "Mueller", "müller", "Abe", "abe", ""]))
@@ -54,3 +59,35 @@ def test_a_page_sorted_by_patient_fields_is_the_page_of_the_sorted_values(
     expected = everything.sort_values([*keys, "case_id"], na_position="last",
                                       ascending=[not d for d in descending[:len(keys)]] + [True])
     assert found["case_id"].tolist() == expected["case_id"].tolist()[offset:offset + limit]
+
+
+class Memory:
+    """A memory database as the search functions use one."""
+    kind = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.execute = con.execute
+
+
+DAYS = st.one_of(st.integers(-70, 3), st.integers(-900, 3))  # days from now; the windows
+
+
+@settings(max_examples=100, deadline=None)
+@given(days=st.lists(DAYS, min_size=1, max_size=40),
+       limit=st.integers(1, 8), offset=st.integers(0, 10),
+       created_from=st.one_of(st.none(), DAYS),
+       status=st.booleans(), data=st.data())
+def test_a_newest_first_page_looked_for_in_recent_windows_is_the_plain_page(
+        days, limit, offset, created_from, status, data):
+    now = datetime.now(UTC)
+    con = tables([("A", 1, "F")], [0] * len(days), [0] * len(days))
+    for i, day in enumerate(days):
+        con.execute("UPDATE cases SET created_at = ?, status = ? WHERE case_id = ?",
+                    [now + timedelta(days=day), data.draw(st.sampled_from(["a", "b"])),
+                     f"c{i:02}"])
+    filters = {} if created_from is None else {"created_from": now + timedelta(days=created_from)}
+    if status:
+        filters["status"] = "a"
+    found = search.search_cases(Memory(con), filters, ["p"], None, ["-created_at"], limit, offset)
+    plain = con.execute(*case_query(filters, ["p"], None, ["-created_at"], limit, offset)).df()
+    assert found["case_id"].tolist() == plain["case_id"].tolist()
