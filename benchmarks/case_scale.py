@@ -15,7 +15,8 @@ each with valid attributes and a range inside its series). At each scale, after 
   that tag (fewer at a scale with fewer cases in the project), against the dataset
   query alone through the store's connection;
 * ``history()``, ``revision(i)`` and ``diff(a, b)`` of the 10,000-revision case,
-  against the same ``SELECT`` s run directly;
+  against the same ``SELECT`` s run directly; ``history()`` and ``revision(0)`` of
+  cases of 1-5 revisions picked at random;
 * ``Store.open`` + ``close`` (median of 5), the first ``search_cases()`` in a fresh
   process (Python start and imports not timed), and the catalog file's size.
 
@@ -206,6 +207,16 @@ def measure_long_case(store: Store, case_id: str) -> dict[str, list[float]]:
     }, REVISION_REPEATS)
 
 
+def measure_typical_cases(store: Store) -> dict[str, list[float]]:
+    """``history()`` and ``revision(0)`` of cases of 1-5 revisions picked at random: what
+    opening a case costs (the long case's rows lie together, at the start of the file)."""
+    ids = [row[0] for row in store._db().execute(
+        "SELECT case_id FROM cases ORDER BY random() LIMIT 50").fetchall()]
+    cases = itertools.cycle([store.case(case_id) for case_id in ids])
+    return rounds({"typical_history": lambda: next(cases).history(),
+                   "typical_revision": lambda: next(cases).revision(0)}, REVISION_REPEATS)
+
+
 def measure_open(path: Path, user: str) -> dict[str, list[float]]:
     def open_close() -> None:
         Store.open(path, user).close()
@@ -288,6 +299,7 @@ def measure_scale(setup: Any, long_case: str, values: dict[str, Any]) -> dict[st
     runs = measure_searches(store, values)
     runs |= measure_dataset(store, setup.project_ids[1])
     runs |= measure_long_case(store, long_case)
+    runs |= measure_typical_cases(store)
     return runs
 
 

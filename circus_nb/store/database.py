@@ -62,7 +62,7 @@ class Database(ABC):
     threads of a process: each call runs whole before another starts.
     """
 
-    kind = "?"  # "duckdb" or "postgresql", for messages and tests
+    kind = "?"  # "duckdb" or "postgresql": for messages, and where store/ SQL differs
     read_only = False
     user_role = False  # a server connection as a circus user's own role (see postgres/)
 

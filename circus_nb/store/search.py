@@ -327,12 +327,13 @@ def case_facets(con: Con, filters: Mapping[str, Any], project_ids: Sequence[str]
 
 
 # DuckDB skips a row group of 122,880 cases when its min/max created_at (zone map) is
-# outside a filter, and cases are appended as they are created; a newest-first page is
-# looked for in a recent window first. If the window holds the whole page, so does the
-# store: every case left out is older than all of the page's. (PostgreSQL's index walk
-# stops after the page by itself.) A part of a case id or a list matches a few cases
-# anywhere, so those go straight to the whole store.
+# outside a filter, and cases are appended as they are created; in a store of more than
+# two row groups, a newest-first page is looked for in a recent window first. If the
+# window holds the whole page, so does the store: every case left out is older than all
+# of the page's. (PostgreSQL's index walk stops after the page by itself.) A part of a
+# case id or a list matches a few cases anywhere, so those go straight to the whole store.
 NEWEST_WINDOWS = (timedelta(days=8), timedelta(days=64), timedelta(days=512))
+WINDOWED_FROM = 2 * 122_880  # cases
 _SCATTERED = {"case_id", "in_list"}
 
 
@@ -360,7 +361,8 @@ def search_cases(con: Con, filters: Mapping[str, Any], project_ids: Sequence[str
         sql, params = case_query(chosen, project_ids, as_of, sort, limit, offset, con.kind)
         return con.execute(sql, params).df()
 
-    if con.kind == "duckdb" and list(sort[:1]) == ["-created_at"]:
+    if (con.kind == "duckdb" and list(sort[:1]) == ["-created_at"]
+            and con.execute("SELECT count(*) FROM cases").fetchone()[0] > WINDOWED_FROM):
         for narrowed in newest_windows(filters, as_of, datetime.now(UTC)):
             found = page(narrowed)
             if len(found) == limit:
