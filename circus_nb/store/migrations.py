@@ -7,7 +7,7 @@ Migrations are only ever appended to :data:`MIGRATIONS`, never edited.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -259,12 +259,10 @@ def _check_known(version: int, where: str) -> None:
 
 
 def migrate(db: Database, read_only: bool, where: str,
-            translate: Callable[[str], str] = str, then: Sequence[str] = ()) -> int:
+            translate: Callable[[str], str] = str) -> int:
     """Bring the catalog up to the newest schema; return the version it is at.
 
-    ``translate`` turns a statement into the backend's dialect (types, mostly); ``then``
-    runs after migrating, in the same transaction (PostgreSQL's indexes: a store made by
-    an older circus_nb gets the ones its new queries use).
+    ``translate`` turns a statement into the backend's dialect (types, mostly).
     """
     newest = MIGRATIONS[-1].version
     version = current_version(db)
@@ -285,6 +283,4 @@ def migrate(db: Database, read_only: bool, where: str,
                 db.execute(translate(statement))
             db.execute("INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
                        [m.version, m.description, datetime.now(UTC), __version__])
-        for statement in then:
-            db.execute(statement)
     return newest

@@ -35,6 +35,8 @@ INDEXES = (
     # backwards gives DESC NULLS FIRST and no tie-break: every case was sorted instead)
     "DROP INDEX IF EXISTS cases_created",
     "CREATE INDEX IF NOT EXISTS cases_newest ON cases (created_at DESC NULLS LAST, case_id)",
+    # sorted by revision (the latest): an index scan stopped by LIMIT, as cases_newest
+    "CREATE INDEX IF NOT EXISTS cases_latest ON cases (latest DESC NULLS LAST, case_id)",
     # a case at a past time: saved since then or not (search.py: cases_at)
     "CREATE INDEX IF NOT EXISTS cases_saved ON cases (saved_at)",
     # tags @> ? (search by tags)

@@ -55,6 +55,15 @@ def create(cls: type[Catalog], url: str, admin: str, data_dir: Path) -> Catalog:
     return catalog
 
 
+def _index(catalog: Catalog) -> None:
+    """Make the indexes the package lists that the tables lack: a store made by an older
+    circus_nb gets those its queries now use when its owner opens it (a user's own role
+    may not; building one locks the table's writes for a while, once)."""
+    with catalog.transaction() as con:
+        for statement in INDEXES:  # each IF NOT EXISTS
+            con.execute(statement)
+
+
 def open(cls: type[Catalog], url: str, read_only: bool, data_dir: Path | None) -> Catalog:
     catalog = _catalog(cls, url, read_only, Path())  # its folder is read from the catalog
     try:
@@ -63,7 +72,9 @@ def open(cls: type[Catalog], url: str, read_only: bool, data_dir: Path | None) -
                               " one with cnb.Store.create(url, admin=..., data_dir=...).",
                               value=catalog.where)
         migrate(catalog.con, read_only=read_only, where=catalog.where,
-                translate=translate_types, then=INDEXES)
+                translate=translate_types)
+        if not read_only and not catalog.con.user_role:
+            _index(catalog)
         row = catalog.con.execute("SELECT value FROM settings WHERE key = ?",
                                   [DATA_DIR_KEY]).fetchone()
         catalog.root = Path(data_dir).resolve() if data_dir is not None else Path(row[0])
