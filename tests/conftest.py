@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 import circus_nb as cnb
@@ -117,3 +119,12 @@ def postgres_database(postgres_server):
 
     with database(postgres_server) as url:
         yield url
+
+
+@pytest.fixture
+def ctrl_c():
+    """Ctrl+C (SIGINT) raises KeyboardInterrupt during the test, even when the tests were
+    started with it ignored (as a shell's background job is): what the tests check."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

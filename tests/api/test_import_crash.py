@@ -129,6 +129,7 @@ INTERRUPTED = textwrap.dedent("""
     from circus_nb.dicom import parallel
 
     parallel._workers = lambda: 2  # workers even on a one-core machine
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
     moment = sys.argv[3]
     sent = threading.Event()
     def interrupt():

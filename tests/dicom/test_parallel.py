@@ -139,7 +139,7 @@ def test_an_executor_reads_every_chunk_in_order_and_is_left_running(own_pool):
     assert names == [f"f{k}" for k in range(35) if k != 9]
 
 
-def test_ctrl_c_cancels_the_chunks_the_executor_has_not_started():
+def test_ctrl_c_cancels_the_chunks_the_executor_has_not_started(ctrl_c):
     import signal
     from concurrent.futures import ThreadPoolExecutor
 
