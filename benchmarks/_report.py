@@ -60,22 +60,28 @@ def target_cells(value: float, target: float | None) -> tuple[str, str]:
     return f"< {target:g} ms", "PASS" if value < target else "FAIL  <<<"
 
 
-def timed_ms(action: Callable[[], object]) -> float:
-    """How long one call of ``action`` takes, in ms."""
+def timed_s(action: Callable[[], object]) -> float:
+    """How long one call of ``action`` takes, in seconds."""
     start = time.perf_counter()
     action()
-    return 1000 * (time.perf_counter() - start)
+    return time.perf_counter() - start
 
 
-def rounds(actions: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
-    """Time every action once per round (ms), ``repeats`` rounds, after one untimed
-    warm-up each: a slow spell of the machine hits them alike."""
+def timed_ms(action: Callable[[], object]) -> float:
+    """How long one call of ``action`` takes, in ms."""
+    return 1000 * timed_s(action)
+
+
+def rounds(actions: dict[str, Callable[[], object]], repeats: int,
+           timer: Callable[[Callable[[], object]], float] = timed_ms) -> dict[str, list[float]]:
+    """Time every action once per round (``timer``: ms, or ``timed_s``), ``repeats``
+    rounds, after one untimed warm-up each: a slow spell of the machine hits them alike."""
     for action in actions.values():
         action()
     runs: dict[str, list[float]] = {name: [] for name in actions}
     for _ in range(repeats):
         for name, action in actions.items():
-            runs[name].append(timed_ms(action))
+            runs[name].append(timer(action))
     return runs
 
 

@@ -73,7 +73,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,7 +81,7 @@ from typing import Any
 
 import nibabel
 import numpy as np
-from _report import aligned, machine, phase, print_notes, print_verdict_and_save
+from _report import aligned, machine, phase, print_notes, print_verdict_and_save, rounds, timed_s
 
 import circus_nb as cnb
 from circus_nb import label_ops
@@ -123,28 +123,9 @@ class Measurement:
 # ---------------------------------------------------------------- helpers
 
 
-def seconds(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
-
-
 def median_of(label: str, runs: list[float], unit: str, baseline: str | None = None
               ) -> Measurement:
     return Measurement(label, statistics.median(runs), unit, runs, baseline)
-
-
-def alternate(actions: dict[str, Callable[[], object]], repeats: int, warm_up: bool = True
-              ) -> dict[str, list[float]]:
-    """Seconds of every action once per round, ``repeats`` rounds (after one untimed call)."""
-    if warm_up:
-        for action in actions.values():
-            action()
-    runs: dict[str, list[float]] = {name: [] for name in actions}
-    for _ in range(repeats):
-        for name, action in actions.items():
-            runs[name].append(seconds(action))
-    return runs
 
 
 def timed_items(items: Iterable[Any]) -> list[float]:
@@ -252,8 +233,8 @@ def measure_dataset(setup: Setup) -> tuple[dict[str, Measurement], cnb.Dataset]:
     if len(ds) != len(setup.case_ids) or sum(ds.cases["images"]) != len(files):
         raise RuntimeError(f"the dataset has {len(ds)} cases and {sum(ds.cases['images'])}"
                            f" images, not {len(setup.case_ids)} and {len(files)}")
-    runs = alternate({"dataset": lambda: store.dataset(setup.project_id, progress=False),
-                      "hash_plain": lambda: plain_hashes(files)}, HASH_ROUNDS)
+    runs = rounds({"dataset": lambda: store.dataset(setup.project_id, progress=False),
+                   "hash_plain": lambda: plain_hashes(files)}, HASH_ROUNDS, timed_s)
     n = len(files)
     return {
         "dataset": median_of(f"store.dataset, {len(ds)} cases, {n} files hashed",
@@ -393,9 +374,9 @@ def measure_nifti(ds: cnb.Dataset, cases: list[cnb.Case], root: Path
     runs: dict[str, list[float]] = {"to_nifti": [], "nifti_plain": [], "nifti_plain_writes": []}
     for k in range(NIFTI_ROUNDS):
         ours, plain = root / f"nifti-{k}", root / f"nifti-plain-{k}"
-        runs["to_nifti"].append(seconds(lambda f=ours: ds.to_nifti(f, progress=False)))
+        runs["to_nifti"].append(timed_s(lambda f=ours: ds.to_nifti(f, progress=False)))
         writes: list[float] = []
-        runs["nifti_plain"].append(seconds(lambda f=plain, w=writes: plain_nifti(cases, f, w)))
+        runs["nifti_plain"].append(timed_s(lambda f=plain, w=writes: plain_nifti(cases, f, w)))
         runs["nifti_plain_writes"].append(sum(writes))
         if k == 0:
             check_same_nifti(ours, plain, cases[0].case_id)
@@ -418,8 +399,8 @@ def quiet_verify(ds: cnb.Dataset) -> bool:
 
 
 def measure_verify(ds: cnb.Dataset, files: list[Path]) -> dict[str, Measurement]:
-    runs = alternate({"verify": lambda: quiet_verify(ds),
-                      "verify_plain": lambda: plain_hashes(files)}, VERIFY_ROUNDS)
+    runs = rounds({"verify": lambda: quiet_verify(ds),
+                   "verify_plain": lambda: plain_hashes(files)}, VERIFY_ROUNDS, timed_s)
     return {
         "verify": median_of(f"ds.verify, {len(files)} files", runs["verify"], "s",
                             "verify_plain"),
