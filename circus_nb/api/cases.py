@@ -157,8 +157,7 @@ class Case:
     @property
     def latest(self) -> Revision:
         """The last revision."""
-        con = self._con()
-        return cases_sql.load_revision(con, self.case_id, cases_sql.latest_index(con, self.case_id))
+        return cases_sql.load_latest(self._con(), self.case_id)
 
     def revision(self, index: int) -> Revision:
         """Revision ``index`` (0 is the first; negative counts from the latest)."""
@@ -175,7 +174,7 @@ class Case:
         if not 0 <= found <= latest:
             raise NotFoundError(f"Case {self.case_id} has no revision {index}; it has 0 to"
                                 f" {latest}.", field="index", value=index)
-        return cases_sql.load_revision(con, self.case_id, found)
+        return cases_sql.load_revision(con, self.case_id, found, latest)
 
     def history(self) -> pd.DataFrame:
         """One row per revision, oldest first: index, date, creator, description, status."""
@@ -306,8 +305,7 @@ class Case:
         project = self._require_write()
         with self._store._write() as con:
             cases_sql.lock_head(con, self.case_id)
-            latest = cases_sql.load_revision(con, self.case_id,
-                                             cases_sql.latest_index(con, self.case_id))
+            latest = cases_sql.load_latest(con, self.case_id)
             _check_base(base, latest)
             if attributes is not None:
                 attributes = _checked_attributes(project, attributes, reverting)

@@ -133,19 +133,55 @@ def series_entry(con: Con, uid: str, start: int, end: int, delta: int, labels: s
                              for lb in json.loads(labels)))
 
 
-def load_revision(con: Con, case_id: str, index: int) -> Revision | None:
-    # one query: a revision has at least one entry (a case is never without a series)
-    rows = con.execute(
-        "SELECT r.creator, r.date, r.description, r.status, r.attributes, e.series_uid,"
-        " e.range_start, e.range_end, e.range_delta, e.labels"
-        " FROM revisions r JOIN revision_series e ON e.case_id = r.case_id AND e.idx = r.idx"
-        " WHERE r.case_id = ? AND r.idx = ? AND e.case_id = ? AND e.idx = ?"
-        " ORDER BY e.position", [case_id, index, case_id, index]).fetchall()
+# Both forms read one revision with its series entries (a revision has at least one: a
+# case is never without a series), parameters (case_id, case_id, idx, idx).
+_REVISION = """SELECT r.creator, r.date, r.description, r.status, r.attributes, e.series_uid,
+    e.range_start, e.range_end, e.range_delta, e.labels
+    FROM revisions r JOIN revision_series e ON e.case_id = r.case_id AND e.idx = r.idx
+    WHERE r.case_id = ? AND e.case_id = ? AND r.idx = ? AND e.idx = ? ORDER BY e.position"""
+# DuckDB finds rows through an index (migration 8: revisions_case, revision_series_case)
+# only for a filter on the one indexed column, so the case's rows are read first, then
+# the revision is picked from them. It stops using an index that matches more than
+# index_scan_max_count (2048) rows, and scans the table for all of them: a longer case
+# takes _REVISION, whose idx filter lets the scan skip row groups by their idx range.
+_REVISION_BY_CASE = """WITH r AS MATERIALIZED (SELECT * FROM revisions WHERE case_id = ?),
+    e AS MATERIALIZED (SELECT * FROM revision_series WHERE case_id = ?)
+    SELECT r.creator, r.date, r.description, r.status, r.attributes, e.series_uid,
+    e.range_start, e.range_end, e.range_delta, e.labels
+    FROM r JOIN e ON e.idx = r.idx WHERE r.idx = ? AND e.idx = ? ORDER BY e.position"""
+# At most this many revisions, a case's rows come through DuckDB's indexes (with room
+# for two series entries per revision in revision_series under 2048).
+INDEXED_REVISIONS = 1000
+
+
+def load_revision(con: Con, case_id: str, index: int, latest: int | None = None
+                  ) -> Revision | None:
+    """Revision ``index`` of the case, or None. ``latest``, the case's latest index when
+    the caller has it, saves DuckDB a look-up."""
+    sql = _REVISION_BY_CASE if _indexed(con, case_id, index, latest) else _REVISION
+    rows = con.execute(sql, [case_id, case_id, index, index]).fetchall()
     if not rows:
         return None
     creator, date, description, status, attributes = rows[0][:5]
     series = tuple(series_entry(con, *row[5:]) for row in rows)
     return Revision(index, creator, date, description, status, json.loads(attributes), series)
+
+
+def load_latest(con: Con, case_id: str) -> Revision:
+    """The case's latest revision (:class:`NotFoundError` if the case is gone)."""
+    latest = latest_index(con, case_id)
+    return load_revision(con, case_id, latest, latest)
+
+
+def _indexed(con: Con, case_id: str, index: int, latest: int | None) -> bool:
+    """Whether DuckDB reads this case's revisions fastest through its case_id indexes.
+    (PostgreSQL's primary keys serve the plain query.)"""
+    if con.kind != "duckdb" or index >= INDEXED_REVISIONS:
+        return False
+    if latest is None:
+        row = con.execute("SELECT latest FROM cases WHERE case_id = ?", [case_id]).fetchone()
+        latest = 0 if row is None else row[0]  # (a case gone: either form finds nothing)
+    return latest < INDEXED_REVISIONS
 
 
 def history(con: Con, case_id: str) -> pd.DataFrame:

@@ -21,6 +21,12 @@ class Migration:
     version: int
     description: str
     statements: tuple[str, ...]
+    # Run on DuckDB only: indexes PostgreSQL has anyway (its primary keys are B-trees).
+    duckdb_only: tuple[str, ...] = ()
+
+    def statements_for(self, kind: str) -> tuple[str, ...]:
+        """What this migration runs on a ``kind`` of :class:`Database`."""
+        return self.statements + self.duckdb_only if kind == "duckdb" else self.statements
 
 
 MIGRATIONS: list[Migration] = [
@@ -231,6 +237,18 @@ MIGRATIONS: list[Migration] = [
                 AND e.position = 0""",
         ),
     ),
+    Migration(
+        8,
+        "indexes that find a case's revisions without reading every revision (DuckDB)",
+        (),
+        # Revisions are appended in save order, so one case's lie in many row groups.
+        # DuckDB finds rows through an index only by a one-column key, and only while it
+        # matches at most index_scan_max_count rows: see cases.load_revision.
+        duckdb_only=(
+            "CREATE INDEX IF NOT EXISTS revisions_case ON revisions (case_id)",
+            "CREATE INDEX IF NOT EXISTS revision_series_case ON revision_series (case_id)",
+        ),
+    ),
 ]
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -279,7 +297,7 @@ def migrate(db: Database, read_only: bool, where: str,
         version = current_version(db)  # another process may have migrated meanwhile
         db.execute(translate(_LEDGER))
         for m in (m for m in MIGRATIONS if m.version > version):
-            for statement in m.statements:
+            for statement in m.statements_for(db.kind):
                 db.execute(translate(statement))
             db.execute("INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
                        [m.version, m.description, datetime.now(UTC), __version__])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import circus_nb as cnb
+from circus_nb.store import cases as cases_sql
 from tests.conftest import ROLE_USERS, as_user, snapshot
 
 
@@ -393,6 +394,31 @@ def test_revision_indices_count_from_either_end(cases, case):
     for missing in (2, -3, 2**31, -(2**40)):
         with pytest.raises(cnb.NotFoundError, match=r"it has 0 to 1"):
             case.revision(missing)
+
+
+def _read_all(case):
+    return [(r.index, r.creator, r.date, r.content()) for r in map(case.revision, range(4))]
+
+
+def test_revisions_read_the_same_through_the_case_indexes_and_by_a_scan(cases, case,
+                                                                         monkeypatch):
+    """DuckDB reads a case of few revisions through revisions_case (migration 8) and a
+    long one by a scan: both give every revision, with all its series entries."""
+    ct, mr = cases.uids["chest_ct_lung"], cases.uids["abdomen_ct"]
+    _labelled(case, cnb.Label.voxel(_mask(case), name="m"), cnb.Label.point([1, 2, 3]))
+    case.save("two series", series=[case.latest.series[0], mr])
+    case.save("three", status="completed")
+    reads = {}
+    for indexed_up_to in (1000, 4, 2, 0):  # all, all, some, none of them by the indexes
+        monkeypatch.setattr(cases_sql, "INDEXED_REVISIONS", indexed_up_to)
+        reads[indexed_up_to] = [*_read_all(case), case.latest.content()]
+    first = reads[1000]
+    assert [r[3][0] for r in first[:4]] == ["Created new case.", "labels", "two series",
+                                            "three"]
+    assert [[e[0] for e in r[3][3]] for r in first[:4]] == [[ct], [ct], [ct, mr], [ct, mr]]
+    assert [lb["name"] for lb in first[1][3][3][0][2]] == ["m", None]
+    assert first[-1] == first[3][3]
+    assert all(read == first for read in reads.values())
 
 
 # -- reprs -------------------------------------------------------------------------------------

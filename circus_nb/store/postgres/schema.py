@@ -92,7 +92,7 @@ def schema_statements() -> list[str]:
     versions with :func:`ledger_statements`."""
     statements = [_LEDGER]
     for migration in MIGRATIONS:
-        statements.extend(_checked(s) for s in migration.statements)
+        statements.extend(_checked(s) for s in migration.statements_for("postgresql"))
     statements.extend(INDEXES)
     return statements
 
