@@ -110,6 +110,7 @@ HISTORY_REPEATS = 20
 DIFF_REPEATS = 50
 SEARCH_REPEATS = 20
 MAX_SYNTHETIC_REVISIONS = 5
+LATE_SHARE = 0.1  # synthetic cases revised weeks or months later (up to now), not in a week
 MIN_REVISIONS = 100
 CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"  # the alphabet of circus_nb's ids
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "case_bench.json"
@@ -376,7 +377,9 @@ def measure_history_and_diff(store: Store, case: Case, plan: list, rng: random.R
 
 def synthetic_frames(setup: Setup, n: int, now: datetime, seed: int
                      ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Rows for ``cases``, ``revisions`` and ``revision_series``, as the API writes them."""
+    """Rows for ``cases``, ``revisions`` and ``revision_series``, as the API writes them:
+    created over the year up to 30 days before ``now``, revised up to a week apart (a
+    tenth of them up to ``now``), the revisions in save order."""
     rng, prng = np.random.default_rng(seed), random.Random(seed)
     end_ms = int((now - timedelta(days=30)).timestamp() * 1000)
     created = np.sort(rng.integers(end_ms - 365 * 86_400_000, end_ms, n))
@@ -384,6 +387,9 @@ def synthetic_frames(setup: Setup, n: int, now: datetime, seed: int
     series_of = rng.integers(0, SERIES, n)
     counts = rng.integers(1, MAX_SYNTHETIC_REVISIONS + 1, n)
     gap = rng.integers(60_000, 7 * 86_400_000, n)  # between revisions of a case
+    room = (int(now.timestamp() * 1000) - created) // np.maximum(counts - 1, 1)
+    late = rng.random(n) < LATE_SHARE
+    gap[late] = rng.integers(60_000, room[late])
     row_case = np.repeat(np.arange(n), counts)
     idx = np.arange(len(row_case)) - np.repeat(np.cumsum(counts) - counts, counts)
     dates = pd.to_datetime(created[row_case] + idx * gap[row_case], unit="ms", utc=True)
@@ -405,6 +411,10 @@ def synthetic_frames(setup: Setup, n: int, now: datetime, seed: int
         "case_id": row_ids, "idx": idx, "series_uid": uids[row_case],
         "range_start": [r[0] for r in ranges], "range_end": [r[1] for r in ranges],
         "range_delta": [r[2] for r in ranges]})
+    # in save order, as the API appends them: a case's revisions lie apart
+    by_date = np.argsort(dates.asi8, kind="stable")
+    revisions, revision_series = (frame.iloc[by_date].reset_index(drop=True)
+                                  for frame in (revisions, revision_series))
     last = np.cumsum(counts) - 1
     tag_mask = rng.random((n, len(TAGS))) < TAG_SHARE
     cases = pd.DataFrame({
