@@ -2,7 +2,8 @@
 
 One store grows through the scales given (e.g. 10,000, 100,000 and 1,000,000 cases): the
 cases are bulk-loaded as ``case_bench.bulk_load`` lays them out (1-5 revisions each,
-created over the year up to 30 days ago, revised up to a week apart). One case made
+created over the year up to 30 days ago, revised up to a week apart, a tenth of them up
+to now, the revisions appended in save order). One case made
 through the API has 10,000 revisions (its 9,999 later ones bulk-loaded the same way,
 each with valid attributes and a range inside its series). At each scale, after a
 ``CHECKPOINT``, in one run:
