@@ -74,3 +74,12 @@ def add_until_gone(path: str, list_id: str, case_ids: list[str], started, result
                 results.put((added, type(e).__name__))
                 return
     results.put((added, None))
+
+
+def save_until_killed(path: str, case_id: str, ready) -> None:
+    """Save on one case again and again; ``ready`` after the first save."""
+    with cnb.Store.open(path, user=USER, timeout=60) as store:
+        case = store.case(case_id)
+        for i in range(100_000):
+            case.save(f"save {i}")
+            ready.set()

@@ -9,12 +9,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import time
 from collections import Counter
 
 import pytest
 
 import circus_nb as cnb
 from circus_nb.dicom.sample import write_ct_series
+from circus_nb.store import cases as cases_sql
 
 from . import share_workers
 
@@ -105,3 +107,30 @@ def test_a_process_killed_in_the_middle_of_a_write_leaves_the_store_usable(share
     with cnb.Store.open(shared.path, user="admin@example.org") as again:
         assert "After the kill" in set(again.projects()["name"])
         assert len(again.search_cases()) == 0 and len(again.search_series()) == 1
+
+
+@pytest.mark.parametrize("after", [0.05, 0.3, 1.0])
+def test_a_process_killed_while_saving_leaves_every_revision_readable(shared, after,
+                                                                      monkeypatch):
+    """The catalog's write log is replayed with the case_id indexes (migration 8): what
+    they find is what a scan finds, revision for revision."""
+    case_id, ready = _case(shared), SPAWN.Event()
+    shared.close()  # the child keeps the catalog between saves, as a notebook alone does
+    saver = SPAWN.Process(target=share_workers.save_until_killed,
+                          args=(str(shared.path), case_id, ready))
+    saver.start()
+    assert ready.wait(60)
+    time.sleep(after)
+    os.kill(saver.pid, signal.SIGKILL)
+    saver.join(30)
+    with cnb.Store.open(shared.path, user="admin@example.org") as store:
+        case = store.case(case_id)
+        history = case.history()
+        n = case.latest.index
+        assert n >= 1 and list(history["index"]) == list(range(n + 1))
+        assert list(history["description"][1:]) == [f"save {i}" for i in range(n)]
+        by_index = [case.revision(i).content() for i in range(n + 1)]
+        monkeypatch.setattr(cases_sql, "INDEXED_REVISIONS", 0)  # read by a scan
+        assert [case.revision(i).content() for i in range(n + 1)] == by_index
+        assert case.save("after the kill").index == n + 1
+
