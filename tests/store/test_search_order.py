@@ -94,3 +94,49 @@ def test_a_newest_first_page_looked_for_in_recent_windows_is_the_plain_page(
                                     offset)
     plain = con.execute(*case_query(filters, ["p"], None, ["-created_at"], limit, offset)).df()
     assert found["case_id"].tolist() == plain["case_id"].tolist()
+
+
+def with_revisions(cases: list[tuple[int, list[int]]], now: datetime
+                   ) -> duckdb.DuckDBPyConnection:
+    """Cases created ``day`` days from ``now``, each revision ``gap`` hours after the one
+    before, as the API writes them (``cases`` rows and their ``revisions``)."""
+    revisions, heads = [], []
+    for i, (day, gaps) in enumerate(cases):
+        dates = [now + timedelta(days=day)]
+        for gap in gaps:
+            dates.append(dates[-1] + timedelta(hours=gap))
+        for idx, date in enumerate(dates):
+            revisions.append((f"c{i:02}", idx, date, f"st{idx % 2}", f"rev {idx}", "s0",
+                              dates[idx - 1] if idx else None))
+        heads.append((f"c{i:02}", "p", ["t"] if i % 2 else [], dates[0], dates[-1],
+                      len(gaps), f"st{len(gaps) % 2}", f"rev {len(gaps)}", "s0", dates[-1]))
+    con = tables([("A", 1, "F")], [], [])
+    con.execute("DROP TABLE cases")
+    con.register("revisions_frame", pd.DataFrame(revisions, columns=[
+        "case_id", "idx", "date", "status", "description", "first_series_uid", "previous_date"]))
+    con.register("heads_frame", pd.DataFrame(heads, columns=[
+        "case_id", "project_id", "tags", "created_at", "updated_at", "latest", "status",
+        "description", "first_series_uid", "saved_at"]))
+    con.execute("CREATE TABLE revisions AS SELECT * FROM revisions_frame")
+    con.execute("CREATE TABLE cases AS SELECT * FROM heads_frame")
+    return con
+
+
+@settings(max_examples=100, deadline=None)
+@given(cases=st.lists(st.tuples(st.integers(-600, 0), st.lists(st.integers(0, 24 * 90),
+                                                                max_size=4)),
+                      min_size=1, max_size=20),
+       at=st.integers(-700, 10), limit=st.integers(1, 8), offset=st.integers(0, 10),
+       tagged=st.booleans(), newest=st.booleans(), windowed=st.booleans())
+def test_a_page_at_a_past_time_chosen_by_case_rows_is_the_page_of_the_union(
+        cases, at, limit, offset, tagged, newest, windowed):
+    """On DuckDB, a search at a past time filtered and sorted by case rows alone picks the
+    page from the cases, then reads their revisions (``_cases_then_revisions``): the same
+    rows as ``cases_at``'s union, with or without the recent windows."""
+    now = datetime.now(UTC)
+    con, when = with_revisions(cases, now), now + timedelta(days=at)
+    filters, sort = {"tags": ["t"]} if tagged else {}, ["-created_at" if newest else "created_at"]
+    with mock.patch.object(search, "WINDOWED_FROM", 0 if windowed else 10**9):
+        found = search.search_cases(Memory(con), filters, ["p"], when, sort, limit, offset)
+    union = con.execute(*case_query(filters, ["p"], when, sort, limit, offset)).df()
+    pd.testing.assert_frame_equal(found, union)
