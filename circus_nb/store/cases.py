@@ -133,37 +133,46 @@ def series_entry(con: Con, uid: str, start: int, end: int, delta: int, labels: s
                              for lb in json.loads(labels)))
 
 
-# Both forms read one revision with its series entries (a revision has at least one: a
-# case is never without a series), parameters (case_id, case_id, idx, idx).
-_REVISION = """SELECT r.creator, r.date, r.description, r.status, r.attributes, e.series_uid,
-    e.range_start, e.range_end, e.range_delta, e.labels
-    FROM revisions r JOIN revision_series e ON e.case_id = r.case_id AND e.idx = r.idx
-    WHERE r.case_id = ? AND e.case_id = ? AND r.idx = ? AND e.idx = ? ORDER BY e.position"""
-# DuckDB finds rows through an index (migration 8: revisions_case, revision_series_case)
-# only for a filter on the one indexed column, so the case's rows are read first, then
-# the revision is picked from them. It stops using an index that matches more than
-# index_scan_max_count (2048) rows, and scans the table for all of them: a longer case
-# takes _REVISION, whose idx filter lets the scan skip row groups by their idx range.
-_REVISION_BY_CASE = """WITH r AS MATERIALIZED (SELECT * FROM revisions WHERE case_id = ?),
-    e AS MATERIALIZED (SELECT * FROM revision_series WHERE case_id = ?)
-    SELECT r.creator, r.date, r.description, r.status, r.attributes, e.series_uid,
-    e.range_start, e.range_end, e.range_delta, e.labels
-    FROM r JOIN e ON e.idx = r.idx WHERE r.idx = ? AND e.idx = ? ORDER BY e.position"""
+# A revision and its series entries (it has at least one: a case is never without a
+# series), each read by (case_id, idx): two short reads were quicker than their join.
+_HEAD_ROWS = ("SELECT creator, date, description, status, attributes, idx FROM revisions"
+              " WHERE case_id = ?")
+_ENTRY_ROWS = ("SELECT series_uid, range_start, range_end, range_delta, labels, idx, position"
+               " FROM revision_series WHERE case_id = ?")
 # At most this many revisions, a case's rows come through DuckDB's indexes (with room
 # for two series entries per revision in revision_series under 2048).
 INDEXED_REVISIONS = 1000
+
+
+def of_revision(rows: str, indexed: bool) -> str:
+    """``rows`` of one case (parameter ``case_id``) narrowed to revision ``idx = ?``.
+
+    DuckDB finds rows through an index (migration 8: revisions_case, revision_series_case)
+    only for a filter on the one indexed column, and only while it matches at most
+    index_scan_max_count (2048) rows: so, ``indexed``, the case's rows are read first and
+    the revision picked from them; for a longer case the filter on idx lets a scan skip
+    row groups by their idx range.
+
+    >>> of_revision("SELECT * FROM revisions WHERE case_id = ?", False)
+    'SELECT * FROM revisions WHERE case_id = ? AND idx = ?'
+    """
+    if indexed:
+        return f"WITH rows AS MATERIALIZED ({rows}) SELECT * FROM rows WHERE idx = ?"
+    return f"{rows} AND idx = ?"
 
 
 def load_revision(con: Con, case_id: str, index: int, latest: int | None = None
                   ) -> Revision | None:
     """Revision ``index`` of the case, or None. ``latest``, the case's latest index when
     the caller has it, saves DuckDB a look-up."""
-    sql = _REVISION_BY_CASE if _indexed(con, case_id, index, latest) else _REVISION
-    rows = con.execute(sql, [case_id, case_id, index, index]).fetchall()
-    if not rows:
+    indexed = _indexed(con, case_id, index, latest)
+    head = con.execute(of_revision(_HEAD_ROWS, indexed), [case_id, index]).fetchone()
+    if head is None:
         return None
-    creator, date, description, status, attributes = rows[0][:5]
-    series = tuple(series_entry(con, *row[5:]) for row in rows)
+    entries = con.execute(of_revision(_ENTRY_ROWS, indexed) + " ORDER BY position",
+                          [case_id, index]).fetchall()
+    creator, date, description, status, attributes, _ = head
+    series = tuple(series_entry(con, *row[:5]) for row in entries)
     return Revision(index, creator, date, description, status, json.loads(attributes), series)
 
 
