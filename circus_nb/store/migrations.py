@@ -243,7 +243,7 @@ MIGRATIONS: list[Migration] = [
         (),
         # Revisions are appended in save order, so one case's lie in many row groups.
         # DuckDB finds rows through an index only by a one-column key, and only while it
-        # matches at most index_scan_max_count rows: see cases.load_revision.
+        # matches at most index_scan_max_count rows: see cases.of_revision.
         duckdb_only=(
             "CREATE INDEX IF NOT EXISTS revisions_case ON revisions (case_id)",
             "CREATE INDEX IF NOT EXISTS revision_series_case ON revision_series (case_id)",

@@ -436,8 +436,8 @@ def _cases_then_revisions(con: Con, filters: Mapping[str, Any], project_ids: Seq
         return con.execute(f"SELECT c.case_id {matching} {order} LIMIT ? OFFSET ?",
                            [*params, limit, offset]).fetchall()
 
-    ids = [case_id for case_id, in _newest_first(existed, as_of, sort, limit, page, True)]
-    return con.execute(*page_at_query(ids, as_of, sort)).df()
+    found = _newest_first(existed, as_of, sort, limit, page, windowed=True)
+    return con.execute(*page_at_query([case_id for case_id, in found], as_of, sort)).df()
 
 
 def count_cases(con: Con, filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any
