@@ -111,3 +111,23 @@ def test_a_store_opened_by_its_owner_gets_the_indexes_of_a_newer_circus_nb(
         assert "cases_latest" not in indexes(store)  # a read-only open changes nothing
     with cnb.Store.open(postgres_database, user="admin@example.org") as store:
         assert listed <= indexes(store)
+
+
+def test_a_migration_with_nothing_for_postgresql_does_not_stop_a_read_only_open(
+        postgres_database, tmp_path, monkeypatch):
+    """Migration 8 makes DuckDB indexes only: a server store made before it opens
+    read-only as it is, and its owner's next open records the version."""
+    def versions(store):
+        return [r[0] for r in store._db().execute(
+            "SELECT version FROM schema_migrations ORDER BY version").fetchall()]
+
+    up_to_8 = [m for m in migrations.MIGRATIONS if m.version <= 8]
+    assert up_to_8[-1].version == 8 and up_to_8[-1].statements_for("postgresql") == ()
+    monkeypatch.setattr(migrations, "MIGRATIONS", up_to_8)
+    with cnb.Store.create(postgres_database, data_dir=tmp_path / "files") as old:
+        old._db().execute("DELETE FROM schema_migrations WHERE version = 8")
+    with cnb.Store.open(postgres_database, user="admin@example.org", read_only=True) as store:
+        assert versions(store)[-1] == 7 and store.search_cases().empty
+    with cnb.Store.open(postgres_database, user="admin@example.org") as store:
+        assert versions(store)[-1] == 8
+
