@@ -85,10 +85,15 @@ def lock_head(con: Con, case_id: str) -> None:
 
 
 def latest_index(con: Con, case_id: str) -> int:
-    row = con.execute("SELECT latest FROM cases WHERE case_id = ?", [case_id]).fetchone()
-    if row is None:  # deleted since the Case was got, maybe by another notebook
+    latest = _latest(con, case_id)
+    if latest is None:  # deleted since the Case was got, maybe by another notebook
         raise _no_case(case_id)
-    return row[0]
+    return latest
+
+
+def _latest(con: Con, case_id: str) -> int | None:
+    row = con.execute("SELECT latest FROM cases WHERE case_id = ?", [case_id]).fetchone()
+    return None if row is None else row[0]
 
 
 def _no_case(case_id: str) -> NotFoundError:
@@ -187,9 +192,8 @@ def _indexed(con: Con, case_id: str, index: int, latest: int | None) -> bool:
     (PostgreSQL's primary keys serve the plain query.)"""
     if con.kind != "duckdb" or index >= INDEXED_REVISIONS:
         return False
-    if latest is None:
-        row = con.execute("SELECT latest FROM cases WHERE case_id = ?", [case_id]).fetchone()
-        latest = 0 if row is None else row[0]  # (a case gone: either form finds nothing)
+    if latest is None:  # (a case gone: either form finds nothing)
+        latest = _latest(con, case_id) or 0
     return latest < INDEXED_REVISIONS
 
 

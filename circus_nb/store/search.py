@@ -120,6 +120,7 @@ CASE_RESULT = {  # result column -> SQL expression
     "status": "c.status",
     "description": "c.description",
 }
+_CASE_SELECT = ", ".join(f"{expr} AS {name}" for name, expr in CASE_RESULT.items())
 _HEAD = "c.case_id, c.project_id, c.tags, c.created_at"
 _LATEST = (f"SELECT {_HEAD}, c.updated_at, c.latest AS revision, c.status, c.description,"
            " c.first_series_uid FROM cases c")
@@ -276,13 +277,12 @@ def case_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: An
     page_order = order_by(sort, {**CASE_RESULT, **{n: f"s.{n}_rank" for n in ranked}},
                           "c.case_id")
     order = order_by(sort, CASE_RESULT, "c.case_id")
-    select = ", ".join(f"{expr} AS {name}" for name, expr in CASE_RESULT.items())
     if as_of is None:  # the page holds only ids (far less to sort); rows joined back by key
         page = f"SELECT c.case_id {matching} {page_order} LIMIT ? OFFSET ?"
         rows = f"({page}) p JOIN ({_LATEST}) c ON c.case_id = p.case_id"
     else:  # the rows at a time are no table to join back to: the page holds them whole
         rows = f"(SELECT c.* {matching} {page_order} LIMIT ? OFFSET ?) c"
-    return f"SELECT {select} FROM {rows}{_FIRST_SERIES} {order}", [*params, limit, offset]
+    return f"SELECT {_CASE_SELECT} FROM {rows}{_FIRST_SERIES} {order}", [*params, limit, offset]
 
 
 def case_count_query(filters: Mapping[str, Any], project_ids: Sequence[str], as_of: Any,
@@ -417,8 +417,7 @@ def page_at_query(case_ids: Sequence[str], as_of: Any, sort: Sequence[str]
     (['a', 'b', 'T', 'a', 'b'], 2)
     """
     ids = list(case_ids)
-    select = ", ".join(f"{expr} AS {name}" for name, expr in CASE_RESULT.items())
-    sql = _PAGE_AT.format(ids=one_of("case_id", len(ids)), select=select, head=_HEAD,
+    sql = _PAGE_AT.format(ids=one_of("case_id", len(ids)), select=_CASE_SELECT, head=_HEAD,
                           c_ids=one_of("c.case_id", len(ids)), series=_FIRST_SERIES,
                           order=order_by(sort, CASE_RESULT, "c.case_id"))
     return sql, [*ids, as_of, *ids]
